@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Prepares this machine to build and test SagaAspire. Idempotent: a second run that finds
+# everything in place takes about a second.
+#
+# What it may change, and why:
+#  - librdkafka: Confluent.Kafka needs the native librdkafka from the NuGet package
+#    `librdkafka.redist`. Where the configured NuGet sources lack it, librdkafka is built from
+#    Debian's source package (trixie's 2.x; bookworm's binary 2.0.2 is too old for
+#    Confluent.Kafka 2.15) and wrapped as a local package `librdkafka.redist` 2.15.1.1 in
+#    .nuget/local. Where the real package restores, nothing is built and the real one wins.
+#  - PostgreSQL: the embedded database needs the server binaries (initdb, pg_ctl, postgres).
+#    They are installed from the distribution when missing.
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache_dir=${SAGAASPIRE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sagaaspire}
+local_feed="$repo_root/.nuget/local"
+librdkafka_version=2.8.0
+redist_requested=2.15.1     # the librdkafka.redist version Confluent.Kafka 2.15.1 depends on
+redist_local=2.15.1.1       # our stand-in: the next version up, so a real 2.15.1 always wins
+say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*"; }
+die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@";
+  else die "'$*' needs root; run it yourself, then run this again"; fi
+}
+
+apt_updated=
+apt_install() {
+  command -v apt-get >/dev/null || die "apt-get not found; install these packages yourself: $*"
+  [ -n "$apt_updated" ] || { as_root apt-get update -qq; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+check_dotnet() {
+  command -v dotnet >/dev/null || die "the .NET SDK 10 is required (dotnet not on PATH)"
+}
+
+# --- PostgreSQL server binaries --------------------------------------------------------------
+ensure_postgres() {
+  if command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then return; fi
+  say "installing the PostgreSQL server (needed by the embedded database)"
+  apt_install postgresql
+}
+
+# --- librdkafka ------------------------------------------------------------------------------
+real_redist_available() {
+  # The real package is in the NuGet cache already, or the machine's sources can restore it.
+  [ -d "${NUGET_PACKAGES:-$HOME/.nuget/packages}/librdkafka.redist/$redist_requested" ] && return 0
+  local stamp="$cache_dir/probe-librdkafka.redist-$redist_requested"
+  [ -f "$stamp" ] && return "$(cat "$stamp")"
+  local probe; probe=$(mktemp -d)
+  cat > "$probe/probe.csproj" <<PROJ
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup><TargetFramework>net10.0</TargetFramework></PropertyGroup>
+  <ItemGroup><PackageReference Include="librdkafka.redist" Version="[$redist_requested]" /></ItemGroup>
+</Project>
+PROJ
+  local result=1
+  (cd "$probe" && dotnet restore --nologo -v q >/dev/null 2>&1) && result=0
+  rm -rf "$probe"
+  mkdir -p "$cache_dir"; echo "$result" > "$stamp"
+  return "$result"
+}
+
+build_librdkafka() {
+  local prefix="$cache_dir/librdkafka-$librdkafka_version"
+  [ -f "$prefix/lib/librdkafka.so.1" ] && return
+  say "building librdkafka $librdkafka_version from Debian's source package (about a minute, once)"
+  local src_list=/etc/apt/sources.list.d/sagaaspire-trixie-src.sources
+  if [ ! -f "$src_list" ]; then
+    # Reuse the mirror this machine is already configured with.
+    local uri
+    uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+    [ -n "$uri" ] || die "cannot find the Debian mirror in /etc/apt/sources.list.d/debian.sources"
+    as_root tee "$src_list" >/dev/null <<SRC
+Types: deb-src
+URIs: $uri
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    apt_updated=
+  fi
+  apt_install build-essential pkg-config zip libssl-dev zlib1g-dev liblz4-dev libzstd-dev libsasl2-dev libcurl4-openssl-dev
+  local work; work=$(mktemp -d); chmod 755 "$work"  # apt fetches as _apt
+  (cd "$work" && apt-get source --download-only -qq librdkafka/trixie >/dev/null) \
+    || die "could not download librdkafka's source package from Debian trixie"
+  tar -xf "$work"/librdkafka_"$librdkafka_version"*.orig.tar.* -C "$work"
+  local src; src=$(find "$work" -maxdepth 1 -type d -name 'librdkafka*' | head -n1)
+  (cd "$src" && ./configure --prefix="$prefix" >"$work/configure.log" 2>&1 \
+      && make -j"$(nproc)" libs >"$work/make.log" 2>&1 && make install >"$work/install.log" 2>&1) \
+    || { tail -n 30 "$work"/*.log >&2; die "librdkafka build failed (logs above)"; }
+  rm -rf "$work"
+}
+
+pack_librdkafka() {
+  local nupkg="$cache_dir/librdkafka.redist.$redist_local.nupkg"
+  if [ ! -f "$nupkg" ]; then
+    local stage; stage=$(mktemp -d)
+    mkdir -p "$stage/runtimes/linux-x64/native"
+    cp -L "$cache_dir/librdkafka-$librdkafka_version/lib/librdkafka.so.1" "$stage/runtimes/linux-x64/native/librdkafka.so"
+    cat > "$stage/librdkafka.redist.nuspec" <<NUSPEC
+<?xml version="1.0" encoding="utf-8"?>
+<package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">
+  <metadata>
+    <id>librdkafka.redist</id>
+    <version>$redist_local</version>
+    <authors>SagaAspire bootstrap</authors>
+    <description>librdkafka $librdkafka_version built locally from Debian's source package, for machines whose NuGet sources lack librdkafka.redist. Linux x64 only.</description>
+  </metadata>
+</package>
+NUSPEC
+    cat > "$stage/[Content_Types].xml" <<'TYPES'
+<?xml version="1.0" encoding="utf-8"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
+  <Default Extension="nuspec" ContentType="application/octet" />
+  <Default Extension="so" ContentType="application/octet" />
+</Types>
+TYPES
+    (cd "$stage" && zip -q -r -X "$nupkg.tmp" .) && mv "$nupkg.tmp" "$nupkg"
+    rm -rf "$stage"
+  fi
+  mkdir -p "$local_feed"
+  cmp -s "$nupkg" "$local_feed/$(basename "$nupkg")" || cp "$nupkg" "$local_feed/"
+}
+
+ensure_librdkafka() {
+  mkdir -p "$local_feed"
+  if real_redist_available; then return; fi
+  [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] \
+    || die "librdkafka.redist is not on your NuGet sources and the local build supports Linux x64 only"
+  build_librdkafka
+  pack_librdkafka
+}
+
+check_dotnet
+ensure_postgres
+ensure_librdkafka

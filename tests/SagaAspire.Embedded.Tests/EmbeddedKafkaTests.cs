@@ -1,0 +1,86 @@
+using System.Text;
+using Confluent.Kafka;
+using SagaAspire.Embedded;
+
+namespace SagaAspire.Embedded.Tests;
+
+public sealed class embedded_kafka : IDisposable
+{
+    private readonly EmbeddedKafka _kafka = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Partitions = 3, Topics = ["greetings"] });
+
+    public void Dispose() => _kafka.Dispose();
+
+    [Fact]
+    public void reports_a_loopback_bootstrap_address()
+    {
+        _kafka.BootstrapServers.ShouldStartWith("127.0.0.1:");
+    }
+
+    [Fact]
+    public async Task round_trips_keys_and_headers_across_partitions_to_two_consumer_groups()
+    {
+        var sent = Enumerable.Range(0, 30).Select(i => (Key: $"saga-{i % 7}", Value: $"message {i}", Trace: $"trace-{i}")).ToList();
+        using (var producer = new ProducerBuilder<string, string>(new ProducerConfig
+               {
+                   BootstrapServers = _kafka.BootstrapServers, EnableIdempotence = true, Acks = Acks.All,
+               }).Build())
+        {
+            foreach (var (key, value, trace) in sent)
+            {
+                var headers = new Headers { { "traceparent", Encoding.UTF8.GetBytes(trace) } };
+                await producer.ProduceAsync("greetings", new Message<string, string> { Key = key, Value = value, Headers = headers });
+            }
+        }
+
+        var first = Consume("group-a", sent.Count);
+        var second = Consume("group-b", sent.Count);
+
+        foreach (var received in new[] { first, second })
+        {
+            received.Select(r => (r.Message.Key, r.Message.Value, Encoding.UTF8.GetString(r.Message.Headers.GetLastBytes("traceparent"))))
+                .OrderBy(r => r.Value, StringComparer.Ordinal)
+                .ShouldBe(sent.OrderBy(s => s.Value, StringComparer.Ordinal));
+            received.Select(r => r.Partition.Value).Distinct().Count().ShouldBeGreaterThan(1, "keys spread over several partitions");
+            foreach (var byKey in received.GroupBy(r => r.Message.Key))
+            {
+                byKey.Select(r => r.Partition.Value).Distinct().Count().ShouldBe(1, "one key stays in one partition");
+                byKey.Select(r => r.Message.Value).ShouldBe(sent.Where(s => s.Key == byKey.Key).Select(s => s.Value), "order within a key");
+            }
+        }
+    }
+
+    [Fact]
+    public void a_committed_offset_survives_a_new_consumer_in_the_same_group()
+    {
+        using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers }).Build())
+        {
+            for (var i = 0; i < 4; i++) producer.Produce("greetings", new Message<string, string> { Key = "k", Value = $"v{i}" });
+            producer.Flush(TimeSpan.FromSeconds(10));
+        }
+
+        Consume("resuming", 2, commit: true).Select(r => r.Message.Value).ShouldBe(["v0", "v1"]);
+        Consume("resuming", 2).Select(r => r.Message.Value).ShouldBe(["v2", "v3"]);
+    }
+
+    private List<ConsumeResult<string, string>> Consume(string group, int count, bool commit = false)
+    {
+        using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
+        {
+            BootstrapServers = _kafka.BootstrapServers, GroupId = group, AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = false, SessionTimeoutMs = 6000, HeartbeatIntervalMs = 500,
+        }).Build();
+        consumer.Subscribe("greetings");
+        var received = new List<ConsumeResult<string, string>>();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (received.Count < count && DateTime.UtcNow < deadline)
+        {
+            var result = consumer.Consume(TimeSpan.FromMilliseconds(200));
+            if (result is null) continue;
+            received.Add(result);
+            if (commit) consumer.Commit(result);
+        }
+        consumer.Close();
+        received.Count.ShouldBe(count, $"group {group} received all messages in time");
+        return received;
+    }
+}

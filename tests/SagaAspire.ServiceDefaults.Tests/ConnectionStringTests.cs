@@ -1,0 +1,64 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+
+namespace SagaAspire.ServiceDefaults.Tests;
+
+public sealed class connection_strings
+{
+    private static IConfiguration Config(params (string Key, string Value)[] values) =>
+        new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => KeyValuePair.Create(v.Key, (string?)v.Value))).Build();
+
+    [Fact]
+    public void a_missing_kafka_setting_names_the_setting_and_an_example()
+    {
+        var error = Should.Throw<InvalidOperationException>(() => KafkaClientSettings.FromConfiguration(Config()));
+        error.Message.ShouldContain("ConnectionStrings:kafka");
+        error.Message.ShouldContain("ConnectionStrings__kafka");
+        error.Message.ShouldContain("localhost:9092");
+    }
+
+    [Theory]
+    [InlineData("localhost")]
+    [InlineData("localhost:port")]
+    [InlineData("localhost:70000")]
+    [InlineData("PLAINTEXT://localhost:9092")]
+    [InlineData("a:9092,b")]
+    public void a_malformed_kafka_setting_says_what_is_wrong(string value)
+    {
+        var error = Should.Throw<InvalidOperationException>(() => KafkaClientSettings.FromConfiguration(Config(("ConnectionStrings:kafka", value))));
+        error.Message.ShouldContain("is malformed");
+        error.Message.ShouldContain("localhost:9092");
+    }
+
+    [Fact]
+    public void kafka_security_settings_come_from_configuration()
+    {
+        var settings = KafkaClientSettings.FromConfiguration(Config(
+            ("ConnectionStrings:kafka", "broker-1:9093,broker-2:9093"),
+            ("Kafka:Client:security.protocol", "SASL_SSL"),
+            ("Kafka:Client:sasl.mechanism", "PLAIN")));
+
+        var producer = settings.CreateProducerConfig();
+        producer.BootstrapServers.ShouldBe("broker-1:9093,broker-2:9093");
+        producer.Get("security.protocol").ShouldBe("SASL_SSL");
+        producer.Get("sasl.mechanism").ShouldBe("PLAIN");
+        settings.CreateConsumerConfig("orders").GroupId.ShouldBe("orders");
+    }
+
+    [Fact]
+    public void a_missing_database_setting_names_it_with_an_example()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        var error = Should.Throw<InvalidOperationException>(() => builder.AddNpgsqlDataSource("inventory"));
+        error.Message.ShouldContain("ConnectionStrings:inventory");
+        error.Message.ShouldContain("Host=localhost;Port=5432;Database=inventory");
+    }
+
+    [Fact]
+    public void a_malformed_database_setting_is_refused()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration["ConnectionStrings:inventory"] = "this is not a connection string";
+        Should.Throw<InvalidOperationException>(() => builder.AddNpgsqlDataSource("inventory")).Message.ShouldContain("is malformed");
+    }
+}
