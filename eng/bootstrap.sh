@@ -133,6 +133,7 @@ ensure_librdkafka() {
     || die "librdkafka.redist is not on your NuGet sources and the local build supports Linux x64 only"
   build_librdkafka
   pack_librdkafka
+  say "librdkafka.redist $redist_requested is not on this machine's NuGet sources; using librdkafka $librdkafka_version built from Debian's source (local package $redist_local)"
 }
 
 check_dotnet

@@ -1,0 +1,53 @@
+using System.Globalization;
+
+namespace SagaAspire.DevHost;
+
+/// <summary>Command-line options of the DevHost.</summary>
+internal sealed record DevHostOptions
+{
+    public const string Usage = """
+        Usage: ./build.sh run [options]
+
+          --data <dir>        PostgreSQL data folder (default: .devhost/postgres, kept between runs)
+          --reset             delete the data folder first and start from empty databases
+          --postgres-port <n> PostgreSQL port on 127.0.0.1 (default: a free port)
+          --partitions <n>    partitions per Kafka topic (default: 4)
+          --help              this text
+        """;
+
+    public string DataDirectory { get; init; } = Path.GetFullPath(Path.Combine(".devhost", "postgres"));
+    public bool Reset { get; init; }
+    public int PostgresPort { get; init; }
+    public int Partitions { get; init; } = 4;
+    public bool Help { get; init; }
+
+    public static DevHostOptions Parse(IReadOnlyList<string> args)
+    {
+        var options = new DevHostOptions();
+        for (var i = 0; i < args.Count; i++)
+        {
+            options = args[i] switch
+            {
+                "--data" => options with { DataDirectory = Path.GetFullPath(Value(args, ref i)) },
+                "--reset" => options with { Reset = true },
+                "--postgres-port" => options with { PostgresPort = Number(args, ref i, 1, 65535) },
+                "--partitions" => options with { Partitions = Number(args, ref i, 1, 1000) },
+                "--help" or "-h" => options with { Help = true },
+                var unknown => throw new ArgumentException($"unknown option '{unknown}'"),
+            };
+        }
+        return options;
+    }
+
+    private static string Value(IReadOnlyList<string> args, ref int i) =>
+        ++i < args.Count ? args[i] : throw new ArgumentException($"{args[i - 1]} needs a value");
+
+    private static int Number(IReadOnlyList<string> args, ref int i, int min, int max)
+    {
+        var name = args[i];
+        var text = Value(args, ref i);
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
+            ? n
+            : throw new ArgumentException($"{name} must be a whole number from {min} to {max}, not '{text}'");
+    }
+}

@@ -1,0 +1,3 @@
+using SagaAspire.DevHost;
+
+return await DevHostCommand.RunAsync(args);
