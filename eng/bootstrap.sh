@@ -84,7 +84,7 @@ SRC
     apt_updated=
   fi
   apt_install build-essential pkg-config zip libssl-dev zlib1g-dev liblz4-dev libzstd-dev libsasl2-dev libcurl4-openssl-dev
-  local work; work=$(mktemp -d); chmod 755 "$work"  # apt fetches as _apt
+  local work; work=$(mktemp -d); chmod 777 "$work"  # apt fetches as the _apt user
   (cd "$work" && apt-get source --download-only -qq librdkafka/trixie >/dev/null) \
     || die "could not download librdkafka's source package from Debian trixie"
   tar -xf "$work"/librdkafka_"$librdkafka_version"*.orig.tar.* -C "$work"
