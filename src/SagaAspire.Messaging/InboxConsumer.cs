@@ -1,0 +1,441 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Confluent.Kafka;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using SagaAspire.ServiceDefaults;
+
+namespace SagaAspire.Messaging;
+
+/// <summary>
+/// The service's Kafka consumer. Each assigned partition gets a worker that processes its messages
+/// one at a time, in order, while partitions run concurrently. For every message: a process span
+/// continuing the producer's trace, then one transaction that records (consumer, message id) in the
+/// inbox, runs the handler and writes the handler's outgoing messages to the outbox; the Kafka
+/// offset is stored only after that commit. A redelivery finds its inbox row and has no effect.
+/// </summary>
+internal sealed partial class InboxConsumer(
+    NpgsqlDataSource dataSource,
+    KafkaClientSettings kafka,
+    IOptions<MessagingOptions> options,
+    MessageHandlers handlers,
+    MessageTypes types,
+    Outbox outbox,
+    IServiceScopeFactory scopes,
+    ILogger<InboxConsumer> logger) : BackgroundService
+{
+    private readonly MessagingOptions _options = options.Value;
+    private readonly ConcurrentDictionary<TopicPartition, PartitionWorker> _workers = new();
+    private readonly ConcurrentQueue<TopicPartition> _resumable = new();
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (handlers.Topics.Count == 0) return Task.CompletedTask;
+        var cleanup = CleanInboxPeriodicallyAsync(stoppingToken);
+        var consume = Task.Factory.StartNew(() => ConsumeLoop(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        return Task.WhenAll(cleanup, consume);
+    }
+
+    private void ConsumeLoop(CancellationToken stoppingToken)
+    {
+        var config = kafka.CreateConsumerConfig(_options.ConsumerGroup);
+        config.EnableAutoCommit = true;           // commits what we store, every interval and on revoke
+        config.AutoCommitIntervalMs = 250;
+        config.EnableAutoOffsetStore = false;     // stored only after the database commit
+        config.AutoOffsetReset = AutoOffsetReset.Earliest;
+        config.SessionTimeoutMs ??= _options.SessionTimeoutMs;
+        config.HeartbeatIntervalMs ??= Math.Max(100, _options.SessionTimeoutMs / 5);
+        config.EnablePartitionEof = false;
+
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
+            .SetPartitionsAssignedHandler((c, assigned) =>
+            {
+                foreach (var partition in assigned) _workers[partition] = new PartitionWorker(this, c, partition);
+                Log.Assigned(logger, string.Join(", ", assigned));
+            })
+            .SetPartitionsRevokedHandler((_, revoked) => StopWorkers(revoked.Select(p => p.TopicPartition)))
+            .SetPartitionsLostHandler((_, lost) => StopWorkers(lost.Select(p => p.TopicPartition)))
+            .SetErrorHandler((_, error) => Log.ConsumerError(logger, error.Code.ToString(), error.Reason))
+            .SetLogHandler((_, m) => { if (m.Level <= SyslogLevel.Warning) Log.KafkaClient(logger, m.Name, m.Message); })
+            .Build();
+        consumer.Subscribe(handlers.Topics);
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                ResumeDrainedPartitions(consumer);
+                ConsumeResult<byte[]?, byte[]?>? result;
+                try
+                {
+                    result = consumer.Consume(TimeSpan.FromMilliseconds(100));
+                }
+                catch (ConsumeException ex)
+                {
+                    Log.ConsumerError(logger, ex.Error.Code.ToString(), ex.Error.Reason);
+                    continue;
+                }
+                if (result?.Message is null || !_workers.TryGetValue(result.TopicPartition, out var worker)) continue;
+                if (worker.Enqueue(result) >= _options.PartitionBacklog && !worker.Paused)
+                {
+                    consumer.Pause([result.TopicPartition]);
+                    worker.Paused = true;
+                }
+            }
+        }
+        finally
+        {
+            StopWorkers(_workers.Keys.ToList());
+            consumer.Close(); // commits the stored offsets and leaves the group, so a rebalance need not wait
+        }
+    }
+
+    private void ResumeDrainedPartitions(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        while (_resumable.TryDequeue(out var partition))
+        {
+            if (!_workers.TryGetValue(partition, out var worker) || !worker.Paused) continue;
+            worker.Paused = false;
+            consumer.Resume([partition]);
+        }
+    }
+
+    private void StopWorkers(IEnumerable<TopicPartition> partitions)
+    {
+        var stopping = new List<Task>();
+        foreach (var partition in partitions)
+            if (_workers.TryRemove(partition, out var worker)) stopping.Add(worker.StopAsync());
+        // Runs on the consumer thread inside a rebalance: waiting here keeps a partition's messages
+        // from being processed by two replicas at once (the inbox would still absorb that).
+        Task.WaitAll([.. stopping], TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>Processes one message to the end: handled, recognised as a duplicate, or dead-lettered.</summary>
+    internal async Task ProcessAsync(ConsumeResult<byte[]?, byte[]?> result, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var headers = result.Message.Headers ?? [];
+        using var activity = MessagingTelemetry.StartProcess(result.Topic, headers.GetString(MessageHeaders.TraceParent), headers.GetString(MessageHeaders.TraceState));
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(MessagingTelemetry.PartitionId, result.Partition.Value.ToString(CultureInfo.InvariantCulture));
+            activity.SetTag(MessagingTelemetry.Offset, result.Offset.Value);
+            activity.SetTag(MessagingTelemetry.ConsumerGroup, _options.ConsumerGroup);
+            activity.SetTag(MessagingTelemetry.MessageId, headers.GetString(MessageHeaders.MessageId));
+            activity.SetTag(MessagingTelemetry.MessageType, headers.GetString(MessageHeaders.MessageType));
+            activity.SetTag(MessagingTelemetry.SagaId, headers.GetString(MessageHeaders.SagaId));
+            activity.SetTag(MessagingTelemetry.BodySize, result.Message.Value?.Length ?? 0);
+        }
+        var tags = new TagList { { MessagingTelemetry.Destination, result.Topic }, { MessagingTelemetry.ConsumerGroup, _options.ConsumerGroup } };
+        MessagingTelemetry.Consumed.Add(1, tags);
+
+        var parsed = Parse(result);
+        if (parsed.Problem is { } problem)
+        {
+            await DeadLetterAsync(result, problem.Reason, problem.Error, exception: null, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        var (envelope, message) = (parsed.Envelope!, parsed.Message!);
+        if (!handlers.TryGet(message.GetType(), out var registration))
+        {
+            Log.NotHandledHere(logger, envelope.MessageType, result.Topic);
+            return;
+        }
+
+        var failures = 0;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var handled = await HandleOnceAsync(envelope, message, registration, cancellationToken).ConfigureAwait(false);
+                if (!handled)
+                {
+                    MessagingTelemetry.Duplicates.Add(1, tags);
+                    activity?.SetTag("sagaaspire.inbox.duplicate", true);
+                }
+                MessagingTelemetry.ProcessDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
+                return;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (InvalidMessageException ex)
+            {
+                activity.RecordError(ex);
+                await DeadLetterAsync(result, "invalid-message", ex.Message, ex, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (Transience.IsTransient(ex))
+            {
+                Log.TransientFailure(logger, ex, envelope.MessageType, envelope.MessageId, attempt);
+            }
+            catch (Exception ex)
+            {
+                activity.RecordError(ex);
+                if (++failures >= _options.MaxHandlerAttempts)
+                {
+                    await DeadLetterAsync(result, "handler-failed", ex.Message, ex, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+                Log.HandlerFailed(logger, ex, envelope.MessageType, envelope.MessageId, failures, _options.MaxHandlerAttempts);
+            }
+            MessagingTelemetry.Retried.Add(1, tags);
+            await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One attempt in one transaction. False when the inbox already held the message.</summary>
+    private async Task<bool> HandleOnceAsync(Envelope envelope, object message, MessageHandlers.Registration registration, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var inbox = new NpgsqlCommand(
+            "INSERT INTO messaging.inbox (consumer, message_id, message_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", connection, transaction)
+            {
+                Parameters = { new() { Value = _options.ConsumerGroup }, new() { Value = envelope.MessageId }, new() { Value = envelope.MessageType } },
+            })
+        {
+            if (await inbox.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0) return false;
+        }
+
+        var context = new MessageContext(envelope, connection, transaction);
+        await using (var scope = scopes.CreateAsyncScope())
+            await registration.Invoke(scope.ServiceProvider, message, context, cancellationToken).ConfigureAwait(false);
+        if (context.Outgoing.Count > 0)
+            await outbox.EnqueueAsync(transaction, context.Outgoing, cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private (Envelope? Envelope, object? Message, (string Reason, string Error)? Problem) Parse(ConsumeResult<byte[]?, byte[]?> result)
+    {
+        var headers = result.Message.Headers ?? [];
+        if (!Guid.TryParse(headers.GetString(MessageHeaders.MessageId), out var messageId))
+            return Poison("missing-message-id", $"The '{MessageHeaders.MessageId}' header is missing or not a UUID.");
+        var type = headers.GetString(MessageHeaders.MessageType);
+        if (string.IsNullOrEmpty(type))
+            return Poison("missing-message-type", $"The '{MessageHeaders.MessageType}' header is missing.");
+        if (!types.TryGetType(type, out var info))
+            return Poison("unknown-message-type", $"'{type}' is not a message type this service knows.");
+        var sagaId = headers.GetString(MessageHeaders.SagaId) ?? (result.Message.Key is { } key ? Encoding.UTF8.GetString(key) : null);
+        if (string.IsNullOrEmpty(sagaId))
+            return Poison("missing-saga-id", "Neither the 'saga-id' header nor the key names the saga.");
+        if (result.Message.Value is not { Length: > 0 } body)
+            return Poison("empty-body", "The message has no body.");
+
+        object message;
+        try
+        {
+            message = MessageTypes.Deserialize(body, info);
+        }
+        catch (Exception ex) when (ex is JsonException or NotSupportedException or InvalidOperationException)
+        {
+            return Poison("malformed-body", $"The body is not a valid {type}: {ex.Message}");
+        }
+        var problems = handlers.Validate(message).ToList();
+        if (problems.Count > 0)
+            return Poison("invalid-message", string.Join("; ", problems));
+
+        Guid? causation = Guid.TryParse(headers.GetString(MessageHeaders.CausationId), out var c) ? c : null;
+        return (new Envelope(messageId, type, sagaId, causation, result.Topic, result.Partition.Value, result.Offset.Value), message, null);
+
+        static (Envelope?, object?, (string, string)?) Poison(string reason, string error) => (null, null, (reason, error));
+    }
+
+    /// <summary>
+    /// Records the message in <c>messaging.dead_letters</c> and queues it for <c>&lt;topic&gt;.dlq</c>
+    /// in one transaction, so the partition can move on without losing it.
+    /// </summary>
+    private async Task DeadLetterAsync(ConsumeResult<byte[]?, byte[]?> result, string reason, string error, Exception? exception, CancellationToken cancellationToken)
+    {
+        Log.DeadLettered(logger, result.Topic, result.Partition.Value, result.Offset.Value, reason, error);
+        var original = (result.Message.Headers ?? []).ToDictionary(h => h.Key, h => Encoding.UTF8.GetString(h.GetValueBytes()), StringComparer.Ordinal);
+        var headers = new Dictionary<string, string>(original, StringComparer.Ordinal)
+        {
+            [MessageHeaders.DeadLetter.Reason] = reason,
+            [MessageHeaders.DeadLetter.Error] = error.Length > 1000 ? error[..1000] : error,
+            [MessageHeaders.DeadLetter.OriginalTopic] = result.Topic,
+            [MessageHeaders.DeadLetter.OriginalPartition] = result.Partition.Value.ToString(CultureInfo.InvariantCulture),
+            [MessageHeaders.DeadLetter.OriginalOffset] = result.Offset.Value.ToString(CultureInfo.InvariantCulture),
+            [MessageHeaders.DeadLetter.ConsumerGroup] = _options.ConsumerGroup,
+            [MessageHeaders.DeadLetter.FailedAt] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+        };
+        if (exception is not null) headers[MessageHeaders.DeadLetter.ExceptionType] = exception.GetType().FullName!;
+        headers.Remove(MessageHeaders.TraceParent);
+        headers.Remove(MessageHeaders.TraceState);
+        var key = result.Message.Key is { } k ? Encoding.UTF8.GetString(k) : "";
+
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+                await using var record = new NpgsqlCommand("""
+                    INSERT INTO messaging.dead_letters (consumer, topic, partition, "offset", message_id, message_type, message_key, headers, payload, reason, error, exception_type)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12)
+                    ON CONFLICT (consumer, topic, partition, "offset") DO NOTHING
+                    """, connection, transaction);
+                record.Parameters.Add(new() { Value = _options.ConsumerGroup });
+                record.Parameters.Add(new() { Value = result.Topic });
+                record.Parameters.Add(new() { Value = result.Partition.Value });
+                record.Parameters.Add(new() { Value = result.Offset.Value });
+                record.Parameters.Add(new() { Value = (object?)original.GetValueOrDefault(MessageHeaders.MessageId) ?? DBNull.Value });
+                record.Parameters.Add(new() { Value = (object?)original.GetValueOrDefault(MessageHeaders.MessageType) ?? DBNull.Value });
+                record.Parameters.Add(new() { Value = key });
+                record.Parameters.Add(new() { Value = JsonSerializer.Serialize(original, OutboxJson.Default.DictionaryStringString) });
+                record.Parameters.Add(new() { Value = (object?)result.Message.Value ?? DBNull.Value });
+                record.Parameters.Add(new() { Value = reason });
+                record.Parameters.Add(new() { Value = error });
+                record.Parameters.Add(new() { Value = (object?)exception?.GetType().FullName ?? DBNull.Value });
+                if (await record.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1)
+                {
+                    var (traceParent, traceState) = Activity.Current is { } current ? (current.Id, current.TraceStateString) : (null, null);
+                    await Outbox.InsertAsync(transaction,
+                        [new OutboxRow(Guid.CreateVersion7(), DeadLetterTopic(result.Topic), key, null, original.GetValueOrDefault(MessageHeaders.SagaId), null,
+                            traceParent, traceState, headers, result.Message.Value ?? [])],
+                        cancellationToken).ConfigureAwait(false);
+                }
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                MessagingTelemetry.DeadLettered.Add(1, new TagList { { MessagingTelemetry.Destination, result.Topic }, { "sagaaspire.dead_letter.reason", reason } });
+                return;
+            }
+            catch (Exception ex) when (Transience.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                Log.TransientFailure(logger, ex, "dead letter", Guid.Empty, attempt);
+                await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public static string DeadLetterTopic(string topic) => topic + ".dlq";
+
+    private TimeSpan Backoff(int attempt)
+    {
+        var exponential = TimeSpan.FromMilliseconds(100 * Math.Pow(2, Math.Min(attempt - 1, 16)));
+        var capped = exponential < _options.MaxRetryDelay ? exponential : _options.MaxRetryDelay;
+        return capped * (0.8 + Random.Shared.NextDouble() * 0.4);
+    }
+
+    private async Task CleanInboxPeriodicallyAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromHours(1));
+        try
+        {
+            do
+            {
+                try
+                {
+                    await using var delete = dataSource.CreateCommand("DELETE FROM messaging.inbox WHERE consumer = $1 AND processed_at < now() - $2");
+                    delete.Parameters.Add(new() { Value = _options.ConsumerGroup });
+                    delete.Parameters.Add(new() { Value = _options.InboxRetention });
+                    await delete.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (NpgsqlException ex)
+                {
+                    Log.InboxCleanupFailed(logger, ex);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException)
+        {
+            // stopping
+        }
+    }
+
+    /// <summary>Processes one partition's messages in order, on its own task.</summary>
+    private sealed class PartitionWorker
+    {
+        private readonly InboxConsumer _owner;
+        private readonly IConsumer<byte[]?, byte[]?> _consumer;
+        private readonly TopicPartition _partition;
+        private readonly Channel<ConsumeResult<byte[]?, byte[]?>> _queue = Channel.CreateUnbounded<ConsumeResult<byte[]?, byte[]?>>(new() { SingleReader = true, SingleWriter = true });
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _run;
+        private int _queued;
+
+        public PartitionWorker(InboxConsumer owner, IConsumer<byte[]?, byte[]?> consumer, TopicPartition partition)
+        {
+            _owner = owner;
+            _consumer = consumer;
+            _partition = partition;
+            _run = Task.Run(RunAsync);
+        }
+
+        public volatile bool Paused;
+
+        public int Enqueue(ConsumeResult<byte[]?, byte[]?> result)
+        {
+            _queue.Writer.TryWrite(result);
+            return Interlocked.Increment(ref _queued);
+        }
+
+        public async Task StopAsync()
+        {
+            _queue.Writer.TryComplete();
+            await _stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await _run.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // the message in flight rolls back and is redelivered to the partition's next owner
+            }
+            _stop.Dispose();
+        }
+
+        private async Task RunAsync()
+        {
+            await foreach (var result in _queue.Reader.ReadAllAsync(_stop.Token).ConfigureAwait(false))
+            {
+                await _owner.ProcessAsync(result, _stop.Token).ConfigureAwait(false);
+                try
+                {
+                    _consumer.StoreOffset(result);
+                }
+                catch (KafkaException ex) when (ex.Error.Code == ErrorCode.Local_State)
+                {
+                    return; // the partition was taken away meanwhile; its next owner re-reads from the last commit
+                }
+                if (Interlocked.Decrement(ref _queued) <= _owner._options.PartitionBacklog / 2 && Paused)
+                    _owner._resumable.Enqueue(_partition);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1300, Level = LogLevel.Information, Message = "Consumer assigned {Partitions}")]
+        public static partial void Assigned(ILogger logger, string partitions);
+
+        [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Kafka consumer error {Code}: {Reason}")]
+        public static partial void ConsumerError(ILogger logger, string code, string reason);
+
+        [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "Kafka consumer {Client}: {Message}")]
+        public static partial void KafkaClient(ILogger logger, string client, string message);
+
+        [LoggerMessage(EventId = 1303, Level = LogLevel.Warning, Message = "Transient failure processing {MessageType} {MessageId} (attempt {Attempt}); retrying, the partition waits")]
+        public static partial void TransientFailure(ILogger logger, Exception exception, string messageType, Guid messageId, int attempt);
+
+        [LoggerMessage(EventId = 1304, Level = LogLevel.Warning, Message = "Handler for {MessageType} {MessageId} failed ({Failures} of {MaxAttempts}); retrying")]
+        public static partial void HandlerFailed(ILogger logger, Exception exception, string messageType, Guid messageId, int failures, int maxAttempts);
+
+        [LoggerMessage(EventId = 1305, Level = LogLevel.Error, Message = "Dead-lettered {Topic}[{Partition}]@{Offset}: {Reason}: {Error}")]
+        public static partial void DeadLettered(ILogger logger, string topic, int partition, long offset, string reason, string error);
+
+        [LoggerMessage(EventId = 1306, Level = LogLevel.Debug, Message = "{MessageType} on {Topic} has no handler in this service; skipped")]
+        public static partial void NotHandledHere(ILogger logger, string messageType, string topic);
+
+        [LoggerMessage(EventId = 1307, Level = LogLevel.Warning, Message = "Inbox clean-up failed; it runs again within the hour")]
+        public static partial void InboxCleanupFailed(ILogger logger, Exception exception);
+    }
+}

@@ -1,0 +1,53 @@
+using Npgsql;
+
+namespace SagaAspire.Messaging;
+
+/// <summary>Handles one message contract, inside the transaction that also records it in the inbox.</summary>
+public interface IMessageHandler<in TMessage> where TMessage : class
+{
+    Task HandleAsync(TMessage message, MessageContext context, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// What a handler works with: the envelope of the message, the open transaction (its state changes
+/// go there) and a way to send messages, which are written to the outbox in that same transaction.
+/// </summary>
+public sealed class MessageContext
+{
+    private readonly List<OutgoingMessage> _outgoing = [];
+
+    internal MessageContext(Envelope envelope, NpgsqlConnection connection, NpgsqlTransaction transaction)
+    {
+        Envelope = envelope;
+        Connection = connection;
+        Transaction = transaction;
+    }
+
+    public Envelope Envelope { get; }
+    public NpgsqlConnection Connection { get; }
+    public NpgsqlTransaction Transaction { get; }
+
+    internal IReadOnlyCollection<OutgoingMessage> Outgoing => _outgoing;
+
+    /// <summary>
+    /// Sends <paramref name="message"/> to <paramref name="topic"/> once this transaction commits.
+    /// The saga id (and so the Kafka key) is the incoming message's unless given; the incoming
+    /// message becomes the causation id.
+    /// </summary>
+    public OutgoingMessage Send(string topic, object message, string? sagaId = null, Guid? messageId = null)
+    {
+        var outgoing = new OutgoingMessage(topic, sagaId ?? Envelope.SagaId, message)
+        {
+            CausationId = Envelope.MessageId,
+            MessageId = messageId ?? Guid.CreateVersion7(),
+        };
+        _outgoing.Add(outgoing);
+        return outgoing;
+    }
+}
+
+/// <summary>
+/// Thrown by a handler for a message that is well-formed but can never be processed (it breaks a
+/// rule of the contract). The message goes to the dead-letter topic at once, without retries.
+/// </summary>
+public sealed class InvalidMessageException(string message) : Exception(message);

@@ -1,0 +1,43 @@
+namespace SagaAspire.Messaging;
+
+/// <summary>Settings of a service's messaging, bound from the <c>Messaging</c> configuration section.</summary>
+public sealed class MessagingOptions
+{
+    public const string Section = "Messaging";
+
+    /// <summary>The Kafka consumer group and inbox consumer name; defaults to the service name.</summary>
+    public string ConsumerGroup { get; set; } = "";
+
+    /// <summary>Attempts at a handler that keeps failing (not transiently) before its message is dead-lettered.</summary>
+    public int MaxHandlerAttempts { get; set; } = 5;
+
+    /// <summary>Longest pause between retries of a failing message.</summary>
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Whether this replica takes part in publishing the outbox (one leader publishes at a time).</summary>
+    public bool RelayEnabled { get; set; } = true;
+
+    /// <summary>Rows the relay publishes per round trip.</summary>
+    public int RelayBatchSize { get; set; } = 1000;
+
+    /// <summary>How often the relay looks for rows when no NOTIFY arrives (a fallback only).</summary>
+    public TimeSpan RelayPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a relay replica waits before it checks again whether it should lead.</summary>
+    public TimeSpan RelayStandbyInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Messages queued per partition before its fetching is paused.</summary>
+    public int PartitionBacklog { get; set; } = 1000;
+
+    /// <summary>How long processed message ids are kept in the inbox.</summary>
+    public TimeSpan InboxRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Partitions of topics this service creates when they are missing.</summary>
+    public int TopicPartitions { get; set; } = 4;
+
+    /// <summary>Replication factor of topics this service creates; -1 takes the broker's default.</summary>
+    public short TopicReplicationFactor { get; set; } = -1;
+
+    /// <summary>Consumer session timeout: how long a dead replica holds its partitions.</summary>
+    public int SessionTimeoutMs { get; set; } = 10_000;
+}

@@ -1,0 +1,266 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Confluent.Kafka;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using SagaAspire.ServiceDefaults;
+
+namespace SagaAspire.Messaging;
+
+/// <summary>
+/// Publishes committed outbox rows to Kafka. Among the replicas of a service exactly one relay
+/// leads at a time, chosen by a session-level PostgreSQL advisory lock (docs/adr/0002): a single
+/// publisher reading rows in id order keeps the order of every key, and a replica that dies
+/// releases the lock with its connection so another takes over. Rows are deleted once the broker
+/// acknowledged them (idempotent producer, acks=all); a crash in between republishes, and the
+/// receivers' inboxes absorb the duplicate.
+/// </summary>
+internal sealed partial class OutboxRelay(
+    NpgsqlDataSource dataSource,
+    KafkaClientSettings kafka,
+    IOptions<MessagingOptions> options,
+    ILogger<OutboxRelay> logger) : BackgroundService
+{
+    private const long LeaderLockKey = 0x5A6A_A5B1_0000_0002;
+    private readonly MessagingOptions _options = options.Value;
+    private long _oldestPendingTicks;
+
+    /// <summary>Age of the oldest row not yet published, as last seen by the leader (zero when drained).</summary>
+    public TimeSpan Lag
+    {
+        get
+        {
+            var oldest = Interlocked.Read(ref _oldestPendingTicks);
+            return oldest == 0 ? TimeSpan.Zero : TimeSpan.FromTicks(Math.Max(0, DateTime.UtcNow.Ticks - oldest));
+        }
+    }
+
+    public bool IsLeader { get; private set; }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!_options.RelayEnabled) return;
+        using var lag = new OutboxLagGauge(this);
+        var producerConfig = kafka.CreateProducerConfig();
+        producerConfig.EnableIdempotence = true;
+        producerConfig.Acks = Acks.All;
+        producerConfig.LingerMs ??= 1;
+        producerConfig.MessageTimeoutMs ??= 30_000;
+        using var producer = new ProducerBuilder<string, byte[]>(producerConfig)
+            .SetLogHandler((_, m) => LogKafka(logger, m))
+            .Build();
+
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await LeadWhilePossibleAsync(producer, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or KafkaException or TimeoutException or InvalidOperationException)
+            {
+                IsLeader = false;
+                Log.RelayFailed(logger, ex);
+                await Task.Delay(_options.RelayStandbyInterval, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        IsLeader = false;
+        producer.Flush(TimeSpan.FromSeconds(5));
+    }
+
+    private async Task LeadWhilePossibleAsync(IProducer<string, byte[]> producer, CancellationToken stoppingToken)
+    {
+        // A physical connection of its own: the advisory lock belongs to this session.
+        await using var connection = await dataSource.OpenConnectionAsync(stoppingToken).ConfigureAwait(false);
+        await using (var tryLock = new NpgsqlCommand("SELECT pg_try_advisory_lock($1)", connection) { Parameters = { new() { Value = LeaderLockKey } } })
+        {
+            if (await tryLock.ExecuteScalarAsync(stoppingToken).ConfigureAwait(false) is not true)
+            {
+                await Task.Delay(_options.RelayStandbyInterval, stoppingToken).ConfigureAwait(false);
+                return;
+            }
+        }
+        IsLeader = true;
+        Log.BecameLeader(logger);
+        try
+        {
+            await using (var listen = new NpgsqlCommand($"LISTEN {Outbox.Channel}", connection))
+                await listen.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
+
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                var published = await PublishBatchAsync(connection, producer, stoppingToken).ConfigureAwait(false);
+                if (published < _options.RelayBatchSize)
+                    await connection.WaitAsync(_options.RelayPollInterval, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            IsLeader = false;
+            if (connection.State == System.Data.ConnectionState.Open)
+            {
+                // Pooled connections keep session state: give the lock back before returning it.
+                await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock_all(); UNLISTEN *", connection);
+                await unlock.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Publishes one batch in id order; returns how many rows it removed from the outbox.</summary>
+    internal async Task<int> PublishBatchAsync(NpgsqlConnection connection, IProducer<string, byte[]> producer, CancellationToken cancellationToken)
+    {
+        var rows = await ReadBatchAsync(connection, cancellationToken).ConfigureAwait(false);
+        Interlocked.Exchange(ref _oldestPendingTicks, rows.Count == 0 ? 0 : rows[0].CreatedAt.UtcTicks);
+        if (rows.Count == 0) return 0;
+
+        var deliveries = new Task<DeliveryReport<string, byte[]>>[rows.Count];
+        for (var i = 0; i < rows.Count; i++) deliveries[i] = Produce(producer, rows[i]);
+        await Task.WhenAll(deliveries.Select(d => d.ContinueWith(_ => { }, TaskScheduler.Default))).ConfigureAwait(false);
+
+        // Delete only the prefix that was acknowledged: a failed row and everything after it is
+        // published again, in order, rather than letting a later message of a key overtake it.
+        var delivered = 0;
+        while (delivered < rows.Count && deliveries[delivered].IsCompletedSuccessfully && deliveries[delivered].Result.Error.Code == ErrorCode.NoError)
+            delivered++;
+        if (delivered > 0)
+        {
+            await using var delete = new NpgsqlCommand("DELETE FROM messaging.outbox WHERE id = ANY($1)", connection)
+            { Parameters = { new() { Value = rows.Take(delivered).Select(r => r.Id).ToArray() } } };
+            await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            MessagingTelemetry.Sent.Add(delivered);
+        }
+        if (delivered < rows.Count)
+        {
+            var failure = deliveries[delivered];
+            var reason = failure.IsFaulted ? failure.Exception!.GetBaseException().Message : failure.Result.Error.Reason;
+            throw new KafkaException(new Error(ErrorCode.Local_Fail, $"Publishing outbox row {rows[delivered].Id} to {rows[delivered].Topic} failed: {reason}"));
+        }
+        return delivered;
+    }
+
+    private static Task<DeliveryReport<string, byte[]>> Produce(IProducer<string, byte[]> producer, Row row)
+    {
+        var completion = new TaskCompletionSource<DeliveryReport<string, byte[]>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var previous = Activity.Current;
+        var activity = MessagingTelemetry.StartPublish(row.Topic, row.TraceParent, row.TraceState);
+        Activity.Current = previous; // the relay loop itself stays outside every saga's trace
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(MessagingTelemetry.MessageId, row.MessageId.ToString());
+            activity.SetTag(MessagingTelemetry.MessageKey, row.Key);
+            activity.SetTag(MessagingTelemetry.BodySize, row.Payload.Length);
+            if (row.SagaId is not null) activity.SetTag(MessagingTelemetry.SagaId, row.SagaId);
+            if (row.MessageType is not null) activity.SetTag(MessagingTelemetry.MessageType, row.MessageType);
+        }
+
+        var message = new Message<string, byte[]> { Key = row.Key, Value = row.Payload, Headers = BuildHeaders(row, activity) };
+        try
+        {
+            producer.Produce(row.Topic, message, report =>
+            {
+                if (activity is not null)
+                {
+                    activity.SetTag(MessagingTelemetry.PartitionId, report.Partition.Value.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    activity.SetTag(MessagingTelemetry.Offset, report.Offset.Value);
+                    if (report.Error.IsError) activity.SetStatus(ActivityStatusCode.Error, report.Error.Reason);
+                    activity.Stop();
+                }
+                completion.TrySetResult(report);
+            });
+        }
+        catch (Exception ex) when (ex is ProduceException<string, byte[]> or KafkaException or ArgumentException)
+        {
+            activity.RecordError(ex);
+            activity?.Stop();
+            completion.TrySetException(ex);
+        }
+        return completion.Task;
+    }
+
+    private static Headers BuildHeaders(Row row, Activity? publish)
+    {
+        var headers = new Headers();
+        if (row.Headers is not null)
+        {
+            foreach (var (name, value) in JsonSerializer.Deserialize(row.Headers, OutboxJson.Default.DictionaryStringString)!)
+                headers.Add(name, Encoding.UTF8.GetBytes(value));
+        }
+        if (row.MessageType is not null)
+        {
+            headers.SetString(MessageHeaders.MessageId, row.MessageId.ToString());
+            headers.SetString(MessageHeaders.MessageType, row.MessageType);
+            headers.SetString(MessageHeaders.ContentType, MessageHeaders.JsonContentType);
+            headers.SetString(MessageHeaders.SagaId, row.SagaId);
+            headers.SetString(MessageHeaders.CausationId, row.CausationId?.ToString());
+        }
+        // The consumer's span becomes the child of this publish span; without one (tracing off)
+        // the context stored with the row travels on unchanged.
+        headers.SetString(MessageHeaders.TraceParent, publish?.Id ?? row.TraceParent);
+        headers.SetString(MessageHeaders.TraceState, publish is null ? row.TraceState : publish.TraceStateString);
+        return headers;
+    }
+
+    private async Task<List<Row>> ReadBatchAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var select = new NpgsqlCommand("""
+            SELECT id, message_id, topic, message_key, message_type, saga_id, causation_id, traceparent, tracestate, headers::text, payload, created_at
+            FROM messaging.outbox ORDER BY id LIMIT $1
+            """, connection);
+        select.Parameters.Add(new() { Value = _options.RelayBatchSize });
+        var rows = new List<Row>();
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            rows.Add(new Row(
+                reader.GetInt64(0), reader.GetGuid(1), reader.GetString(2), reader.GetString(3),
+                reader.IsDBNull(4) ? null : reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5),
+                reader.IsDBNull(6) ? null : reader.GetGuid(6),
+                reader.IsDBNull(7) ? null : reader.GetString(7),
+                reader.IsDBNull(8) ? null : reader.GetString(8),
+                reader.IsDBNull(9) ? null : reader.GetString(9),
+                (byte[])reader.GetValue(10),
+                reader.GetFieldValue<DateTimeOffset>(11)));
+        }
+        return rows;
+    }
+
+    private sealed record Row(
+        long Id, Guid MessageId, string Topic, string Key, string? MessageType, string? SagaId, Guid? CausationId,
+        string? TraceParent, string? TraceState, string? Headers, byte[] Payload, DateTimeOffset CreatedAt);
+
+    private static void LogKafka(ILogger logger, LogMessage message)
+    {
+        if (message.Level <= SyslogLevel.Warning) Log.KafkaClient(logger, message.Name, message.Message);
+    }
+
+    /// <summary>Reports the relay's lag as an observable gauge for as long as the relay runs.</summary>
+    private sealed class OutboxLagGauge : IDisposable
+    {
+        private readonly System.Diagnostics.Metrics.Meter _meter = new(MessagingTelemetry.Name);
+
+        public OutboxLagGauge(OutboxRelay relay) =>
+            _meter.CreateObservableGauge("sagaaspire.outbox.lag", () => relay.IsLeader ? relay.Lag.TotalSeconds : 0d, "s",
+                "Age of the oldest outbox row not yet published (reported by the leading relay).");
+
+        public void Dispose() => _meter.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1200, Level = LogLevel.Information, Message = "Outbox relay is now the leader for this database")]
+        public static partial void BecameLeader(ILogger logger);
+
+        [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "Outbox relay failed; retrying")]
+        public static partial void RelayFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 1202, Level = LogLevel.Warning, Message = "Kafka producer {Client}: {Message}")]
+        public static partial void KafkaClient(ILogger logger, string client, string message);
+    }
+}

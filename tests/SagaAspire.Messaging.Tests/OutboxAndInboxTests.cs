@@ -1,0 +1,185 @@
+using System.Text;
+using Confluent.Kafka;
+using Npgsql;
+
+namespace SagaAspire.Messaging.Tests;
+
+[Collection(MessagingCollection.Name)]
+public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
+{
+    [Fact]
+    public async Task a_rolled_back_transaction_publishes_nothing()
+    {
+        var scope = await infrastructure.NewScopeAsync("rollback");
+        await using var service = await TestService.StartAsync(scope);
+
+        await using (var connection = await service.Database.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await service.Outbox.EnqueueAsync(transaction, new OutgoingMessage(scope.Topic, "acct-1", new Deposit("acct-1", 10, 1)));
+            await transaction.RollbackAsync();
+        }
+        await service.SendAsync(new Deposit("acct-1", 20, 2));
+
+        var ledger = await service.WaitForLedgerAsync(l => l.Count >= 1);
+        await Task.Delay(1000); // time enough for a wrongly published message to arrive too
+        (await service.LedgerAsync()).Select(r => r.Sequence).ShouldBe([2]);
+        ledger.Single().Account.ShouldBe("acct-1");
+        (await service.ScalarAsync("SELECT count(*) FROM messaging.outbox")).ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task per_key_order_holds_under_concurrent_writers_and_two_replicas()
+    {
+        var scope = await infrastructure.NewScopeAsync("order");
+        await using var first = await TestService.StartAsync(scope);
+        await using var second = await TestService.StartAsync(scope);
+
+        const int Accounts = 8, PerAccount = 40;
+        await Task.WhenAll(Enumerable.Range(0, Accounts).Select(a => Task.Run(async () =>
+        {
+            var writer = a % 2 == 0 ? first : second;
+            for (var n = 1; n <= PerAccount; n++) await writer.SendAsync(new Deposit($"acct-{a}", n, n));
+        })));
+
+        var ledger = await first.WaitForLedgerAsync(l => l.Count >= Accounts * PerAccount, seconds: 90);
+        ledger.Count.ShouldBe(Accounts * PerAccount, "every message has exactly one effect");
+        ledger.Select(r => r.MessageId).Distinct().Count().ShouldBe(Accounts * PerAccount);
+        foreach (var account in ledger.GroupBy(r => r.Account))
+            account.Select(r => r.Sequence).ShouldBe(Enumerable.Range(1, PerAccount), $"{account.Key} in the order it was written");
+        new[] { first.Relay.IsLeader, second.Relay.IsLeader }.Count(l => l).ShouldBeLessThanOrEqualTo(1, "one relay leads at a time");
+    }
+
+    [Fact]
+    public async Task a_message_delivered_twice_has_one_effect()
+    {
+        var scope = await infrastructure.NewScopeAsync("duplicate");
+        await using var service = await TestService.StartAsync(scope);
+        var messageId = Guid.NewGuid();
+        using (var producer = RawProducer(scope))
+        {
+            for (var i = 0; i < 2; i++)
+                await producer.ProduceAsync(scope.Topic, RawDeposit(messageId, """{"account":"acct-d","amount":5,"sequence":1}"""));
+            await producer.ProduceAsync(scope.Topic, RawDeposit(Guid.NewGuid(), """{"account":"acct-d","amount":6,"sequence":2}"""));
+        }
+
+        var ledger = await service.WaitForLedgerAsync(l => l.Any(r => r.Sequence == 2));
+        ledger.Select(r => r.Sequence).ShouldBe([1, 2]);
+        (await service.ScalarAsync($"SELECT count(*) FROM messaging.inbox WHERE message_id = '{messageId}'")).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task a_redelivery_after_the_database_commit_is_deduplicated()
+    {
+        var scope = await infrastructure.NewScopeAsync("redeliver");
+        await using (var service = await TestService.StartAsync(scope))
+        {
+            await service.SendAsync([.. Enumerable.Range(1, 10).Select(n => new Deposit("acct-r", n, n))]);
+            await service.WaitForLedgerAsync(l => l.Count == 10);
+        }
+
+        // As if the process had died after its database commits but before its offset commits:
+        // the group's offsets go back to the start, and every message comes again.
+        RewindGroup(scope, "ledger");
+
+        await using var restarted = await TestService.StartAsync(scope);
+        await restarted.SendAsync(new Deposit("acct-r", 11, 11));
+        var ledger = await restarted.WaitForLedgerAsync(l => l.Any(r => r.Sequence == 11));
+        ledger.Select(r => r.Sequence).ShouldBe(Enumerable.Range(1, 11));
+    }
+
+    [Fact]
+    public async Task a_relay_that_dies_mid_batch_loses_nothing()
+    {
+        var scope = await infrastructure.NewScopeAsync("relaycrash");
+        await using var service = await TestService.StartAsync(scope, runRelay: false);
+        await service.SendAsync([.. Enumerable.Range(1, 200).Select(n => new Deposit($"acct-{n % 5}", n, n))]);
+
+        // The relay publishes 120 of the 200 rows, then its process "dies" before it deletes any.
+        using (var real = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = scope.BootstrapServers, EnableIdempotence = true }).Build())
+        {
+            var dying = DyingProducer.Wrap(real, produceBeforeDeath: 120);
+            await using var connection = await service.Database.OpenConnectionAsync();
+            await Should.ThrowAsync<DyingProducer.ProcessDied>(() => service.Relay.PublishBatchAsync(connection, dying, CancellationToken.None));
+            real.Flush(TimeSpan.FromSeconds(10));
+        }
+        (await service.ScalarAsync("SELECT count(*) FROM messaging.outbox")).ShouldBe(200, "nothing was deleted before the crash");
+
+        await using var replacement = await TestService.StartAsync(scope); // its relay takes over
+        var ledger = await replacement.WaitForLedgerAsync(l => l.Count >= 200, seconds: 60);
+        await Task.Delay(500);
+        ledger = await replacement.LedgerAsync();
+        ledger.Select(r => r.Sequence).Order().ShouldBe(Enumerable.Range(1, 200));
+        (await replacement.ScalarAsync("SELECT count(*) FROM messaging.outbox")).ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task a_database_outage_holds_the_partition_and_loses_nothing()
+    {
+        // A PostgreSQL of its own, since this test stops it.
+        await using var postgres = await Embedded.EmbeddedPostgres.StartAsync();
+        await postgres.CreateDatabaseAsync("ledger");
+        var shared = await infrastructure.NewScopeAsync("outage");
+        var scope = shared with { ConnectionString = postgres.ConnectionString("ledger") + ";Timeout=3" };
+        await using var service = await TestService.StartAsync(scope);
+        await service.SendAsync([.. Enumerable.Range(1, 5).Select(n => new Deposit("acct-o", n, n))]);
+        await service.WaitForLedgerAsync(l => l.Count == 5);
+
+        using (var producer = RawProducer(scope))
+        {
+            await postgres.StopAsync();
+            for (var n = 6; n <= 10; n++)
+                await producer.ProduceAsync(scope.Topic, RawDeposit(Guid.NewGuid(), $$"""{"account":"acct-o","amount":{{n}},"sequence":{{n}}}"""));
+            await Task.Delay(2000); // the consumer meets the outage and retries
+            await postgres.RestartAsync();
+        }
+
+        var ledger = await service.WaitForLedgerAsync(l => l.Count >= 10, seconds: 60);
+        ledger.Select(r => r.Sequence).ShouldBe(Enumerable.Range(1, 10), "in order, each once");
+    }
+
+    [Fact]
+    public async Task migrations_apply_once_when_replicas_start_together()
+    {
+        var scope = await infrastructure.NewScopeAsync("migrate");
+        await using var dataSource = NpgsqlDataSource.Create(scope.ConnectionString);
+        var logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        Migration[] migrations = [new(1, "a table", "CREATE TABLE once (id int)"), new(2, "a column", "ALTER TABLE once ADD COLUMN note text")];
+
+        await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => Task.Run(() => SchemaMigrator.ApplyAsync(dataSource, "replicas", migrations, logger))));
+
+        await using var count = dataSource.CreateCommand("SELECT count(*) FROM messaging.schema_migrations WHERE component = 'replicas'");
+        (await count.ExecuteScalarAsync()).ShouldBe(2L);
+    }
+
+    internal static IProducer<string, byte[]> RawProducer(TestScope scope) =>
+        new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = scope.BootstrapServers }).Build();
+
+    internal static Message<string, byte[]> RawDeposit(Guid messageId, string json, string key = "acct", string type = "test.deposit.v1") => new()
+    {
+        Key = key,
+        Value = Encoding.UTF8.GetBytes(json),
+        Headers = new Headers
+        {
+            { MessageHeaders.MessageId, Encoding.UTF8.GetBytes(messageId.ToString()) },
+            { MessageHeaders.MessageType, Encoding.UTF8.GetBytes(type) },
+            { MessageHeaders.SagaId, Encoding.UTF8.GetBytes(key) },
+        },
+    };
+
+    private static void RewindGroup(TestScope scope, string group)
+    {
+        // Joins the group as a member (the broker accepts commits from members only), then moves
+        // every partition's committed offset back to the beginning.
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig
+        {
+            BootstrapServers = scope.BootstrapServers, GroupId = group, EnableAutoCommit = false, SessionTimeoutMs = 6000,
+        }).Build();
+        consumer.Subscribe(scope.Topic);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (consumer.Assignment.Count < 4 && DateTime.UtcNow < deadline) consumer.Consume(TimeSpan.FromMilliseconds(100));
+        consumer.Assignment.Count.ShouldBe(4);
+        consumer.Commit(consumer.Assignment.Select(p => new TopicPartitionOffset(p, 0)));
+        consumer.Close();
+    }
+}

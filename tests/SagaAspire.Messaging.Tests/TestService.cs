@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace SagaAspire.Messaging.Tests;
+
+/// <summary>
+/// A service built the way SagaAspire services are (AddMessaging on a generic host), which records
+/// every deposit it handles in its own ledger table.
+/// </summary>
+public sealed class TestService : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private TestService(IHost host, TestScope scope)
+    {
+        _host = host;
+        Scope = scope;
+    }
+
+    public TestScope Scope { get; }
+    public IServiceProvider Services => _host.Services;
+    public NpgsqlDataSource Database => Services.GetRequiredService<NpgsqlDataSource>();
+    public Outbox Outbox => Services.GetRequiredService<Outbox>();
+    internal OutboxRelay Relay => Services.GetRequiredService<OutboxRelay>();
+
+    public static readonly Migration[] LedgerSchema =
+    [
+        new(1, "ledger", """
+            CREATE TABLE ledger (
+                seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                message_id uuid    NOT NULL,
+                account    text    NOT NULL,
+                amount     numeric NOT NULL,
+                sequence   integer NOT NULL,
+                trace_id   text
+            );
+            CREATE TABLE broken_accounts (account text PRIMARY KEY);
+            """),
+    ];
+
+    public static async Task<TestService> StartAsync(TestScope scope, string group = "ledger", IDictionary<string, string?>? settings = null, bool runRelay = true)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.TimestampFormat = "HH:mm:ss.fff ").SetMinimumLevel(LogLevel.Warning);
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:kafka"] = scope.BootstrapServers,
+            ["ConnectionStrings:ledger"] = scope.ConnectionString,
+            ["Messaging:ConsumerGroup"] = group,
+            ["Messaging:MaxRetryDelay"] = "00:00:00.500",
+            ["Messaging:MaxHandlerAttempts"] = "3",
+            ["Messaging:SessionTimeoutMs"] = "6000",
+            ["Messaging:RelayPollInterval"] = "00:00:00.200",
+            ["Messaging:RelayStandbyInterval"] = "00:00:00.200",
+        });
+        if (!runRelay) builder.Configuration["Messaging:RelayEnabled"] = "false";
+        if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
+        builder.AddMessaging("ledger", "ledger")
+            .AddContracts(TestContracts.Default)
+            .Handle<Deposit, DepositHandler>(scope.Topic)
+            .Validate<Deposit>(d => d.Amount > 0 ? [] : [$"amount must be positive, not {d.Amount}"])
+            .AddMigrations("ledger", LedgerSchema);
+        var host = builder.Build();
+        await host.StartAsync();
+        return new TestService(host, scope);
+    }
+
+    /// <summary>Writes deposits to the outbox in one transaction, as a request handler would.</summary>
+    public async Task<List<OutgoingMessage>> SendAsync(params Deposit[] deposits)
+    {
+        var messages = deposits.Select(d => new OutgoingMessage(Scope.Topic, d.Account, d)).ToList();
+        await using var connection = await Database.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await Outbox.EnqueueAsync(transaction, messages);
+        await transaction.CommitAsync();
+        return messages;
+    }
+
+    public async Task<List<(Guid MessageId, string Account, int Sequence, string? TraceId)>> LedgerAsync()
+    {
+        await using var command = Database.CreateCommand("SELECT message_id, account, sequence, trace_id FROM ledger ORDER BY seq");
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<(Guid, string, int, string?)>();
+        while (await reader.ReadAsync()) rows.Add((reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), reader.IsDBNull(3) ? null : reader.GetString(3)));
+        return rows;
+    }
+
+    public async Task<List<(Guid MessageId, string Account, int Sequence, string? TraceId)>> WaitForLedgerAsync(Func<List<(Guid MessageId, string Account, int Sequence, string? TraceId)>, bool> done, int seconds = 45)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var ledger = await LedgerAsync();
+            if (done(ledger)) return ledger;
+            if (clock.Elapsed > TimeSpan.FromSeconds(seconds))
+                throw new TimeoutException($"The ledger holds {ledger.Count} rows after {seconds}s: {string.Join(", ", ledger.TakeLast(10).Select(r => $"{r.Account}#{r.Sequence}"))}");
+            await Task.Delay(100);
+        }
+    }
+
+    public async Task<long> ScalarAsync(string sql)
+    {
+        await using var command = Database.CreateCommand(sql);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync(TimeSpan.FromSeconds(20));
+        _host.Dispose();
+    }
+}
+
+/// <summary>Records the deposit; refuses accounts listed as broken (a handler bug that keeps failing).</summary>
+public sealed class DepositHandler : IMessageHandler<Deposit>
+{
+    public async Task HandleAsync(Deposit message, MessageContext context, CancellationToken cancellationToken)
+    {
+        await using (var broken = new NpgsqlCommand("SELECT count(*) FROM broken_accounts WHERE account = $1", context.Connection, context.Transaction)
+                     { Parameters = { new() { Value = message.Account } } })
+        {
+            if ((long)(await broken.ExecuteScalarAsync(cancellationToken))! > 0)
+                throw new InvalidOperationException($"account {message.Account} is broken");
+        }
+        await using var insert = new NpgsqlCommand(
+            "INSERT INTO ledger (message_id, account, amount, sequence, trace_id) VALUES ($1, $2, $3, $4, $5)", context.Connection, context.Transaction);
+        insert.Parameters.Add(new() { Value = context.Envelope.MessageId });
+        insert.Parameters.Add(new() { Value = message.Account });
+        insert.Parameters.Add(new() { Value = message.Amount });
+        insert.Parameters.Add(new() { Value = message.Sequence });
+        insert.Parameters.Add(new() { Value = (object?)Activity.Current?.TraceId.ToHexString() ?? DBNull.Value });
+        await insert.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
