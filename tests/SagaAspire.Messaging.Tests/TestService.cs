@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -13,13 +15,17 @@ namespace SagaAspire.Messaging.Tests;
 /// </summary>
 public sealed class TestService : IAsyncDisposable
 {
-    private readonly IHost _host;
+    private readonly WebApplication _host;
 
-    private TestService(IHost host, TestScope scope)
+    private TestService(WebApplication host, TestScope scope)
     {
         _host = host;
         Scope = scope;
+        Http = new HttpClient { BaseAddress = new Uri(host.Urls.First()) };
     }
+
+    /// <summary>The service's HTTP API (the dead-letter endpoints).</summary>
+    public HttpClient Http { get; }
 
     public TestScope Scope { get; }
     public IServiceProvider Services => _host.Services;
@@ -44,7 +50,8 @@ public sealed class TestService : IAsyncDisposable
 
     public static async Task<TestService> StartAsync(TestScope scope, string group = "ledger", IDictionary<string, string?>? settings = null, bool runRelay = true)
     {
-        var builder = Host.CreateApplicationBuilder();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.TimestampFormat = "HH:mm:ss.fff ").SetMinimumLevel(LogLevel.Warning);
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -66,6 +73,7 @@ public sealed class TestService : IAsyncDisposable
             .Validate<Deposit>(d => d.Amount > 0 ? [] : [$"amount must be positive, not {d.Amount}"])
             .AddMigrations("ledger", LedgerSchema);
         var host = builder.Build();
+        host.MapDeadLetterApi();
         await host.StartAsync();
         return new TestService(host, scope);
     }
@@ -111,8 +119,9 @@ public sealed class TestService : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Http.Dispose();
         await _host.StopAsync(TimeSpan.FromSeconds(20));
-        _host.Dispose();
+        await _host.DisposeAsync();
     }
 }
 

@@ -1,0 +1,70 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace SagaAspire.Messaging.Tests;
+
+[Collection(MessagingCollection.Name)]
+public sealed class trace_propagation : IDisposable
+{
+    private static readonly ActivitySource Requests = new("SagaAspire.Messaging.Tests");
+    private readonly MessagingInfrastructure _infrastructure;
+    private readonly ConcurrentQueue<Activity> _stopped = new();
+    private readonly ActivityListener _listener;
+
+    public trace_propagation(MessagingInfrastructure infrastructure)
+    {
+        _infrastructure = infrastructure;
+        _listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is MessagingTelemetry.Name or "SagaAspire.Messaging.Tests",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = _stopped.Enqueue,
+        };
+        ActivitySource.AddActivityListener(_listener);
+    }
+
+    [Fact]
+    public async Task the_handler_runs_in_the_trace_of_the_request_that_wrote_the_message()
+    {
+        var scope = await _infrastructure.NewScopeAsync("trace");
+        await using var service = await TestService.StartAsync(scope);
+
+        ActivityTraceId traceId;
+        ActivitySpanId requestSpan;
+        using (var request = Requests.StartActivity("POST /deposits", ActivityKind.Server)!)
+        {
+            traceId = request.TraceId;
+            requestSpan = request.SpanId;
+            await service.SendAsync(new Deposit("acct-t", 1, 1));
+        }
+
+        var ledger = await service.WaitForLedgerAsync(l => l.Count == 1);
+        ledger.Single().TraceId.ShouldBe(traceId.ToHexString(), "the handler's work belongs to the request's trace");
+
+        var spans = await WaitForSpansAsync(traceId, 2);
+        var publish = spans.Single(a => a.Kind == ActivityKind.Producer);
+        var process = spans.Single(a => a.Kind == ActivityKind.Consumer);
+        publish.ParentSpanId.ShouldBe(requestSpan, "the relay's publish continues the context stored with the outbox row");
+        process.ParentSpanId.ShouldBe(publish.SpanId, "the process span is the publish span's child, not merely a link");
+        publish.DisplayName.ShouldBe($"publish {scope.Topic}");
+        process.DisplayName.ShouldBe($"process {scope.Topic}");
+        process.GetTagItem("messaging.system").ShouldBe("kafka");
+        process.GetTagItem("messaging.consumer.group.name").ShouldBe("ledger");
+        process.GetTagItem("messaging.destination.partition.id").ShouldNotBeNull();
+        process.GetTagItem("saga.id").ShouldBe("acct-t");
+        publish.GetTagItem("messaging.message.id").ShouldBe(process.GetTagItem("messaging.message.id"));
+    }
+
+    private async Task<List<Activity>> WaitForSpansAsync(ActivityTraceId traceId, int count)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            var spans = _stopped.Where(a => a.TraceId == traceId && a.Source.Name == MessagingTelemetry.Name).ToList();
+            if (spans.Count >= count) return spans;
+            await Task.Delay(50);
+        }
+        throw new TimeoutException("The messaging spans did not all end");
+    }
+
+    public void Dispose() => _listener.Dispose();
+}
