@@ -68,6 +68,7 @@ public sealed class EmbeddedKafka : IDisposable
         var bootstrap = Marshal.PtrToStringUTF8(LibrdKafka.rd_kafka_mock_cluster_bootstraps(cluster))
             ?? throw new EmbeddedInfrastructureException("The mock cluster reported no bootstrap address");
 
+        ListenerSockets.DisableNagle(bootstrap.Split(',').Select(b => int.Parse(b[(b.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture)).ToList());
         var kafka = new EmbeddedKafka(client, cluster, bootstrap, options);
         foreach (var topic in options.Topics) kafka.CreateTopic(topic, options.Partitions);
         return kafka;

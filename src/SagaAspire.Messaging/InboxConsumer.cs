@@ -53,6 +53,10 @@ internal sealed partial class InboxConsumer(
         config.SessionTimeoutMs ??= _options.SessionTimeoutMs;
         config.HeartbeatIntervalMs ??= Math.Max(100, _options.SessionTimeoutMs / 5);
         config.EnablePartitionEof = false;
+        // Fetches return as soon as data arrives on a real broker; a short wait bounds the hop
+        // latency where a broker answers only when the wait expires (the embedded one does).
+        config.FetchWaitMaxMs ??= 10;
+        config.SocketNagleDisable ??= true;
 
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
             .SetPartitionsAssignedHandler((c, assigned) =>

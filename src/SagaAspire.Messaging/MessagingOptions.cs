@@ -18,7 +18,7 @@ public sealed class MessagingOptions
     public bool RelayEnabled { get; set; } = true;
 
     /// <summary>Rows the relay publishes per round trip.</summary>
-    public int RelayBatchSize { get; set; } = 1000;
+    public int RelayBatchSize { get; set; } = 5000;
 
     /// <summary>How often the relay looks for rows when no NOTIFY arrives (a fallback only).</summary>
     public TimeSpan RelayPollInterval { get; set; } = TimeSpan.FromSeconds(1);

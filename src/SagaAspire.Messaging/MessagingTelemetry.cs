@@ -41,6 +41,7 @@ public static class MessagingTelemetry
     internal const string BodySize = "messaging.message.body.size";
     internal const string SagaId = "saga.id";
     internal const string MessageType = "sagaaspire.message.type";
+    internal const string OutboxWait = "sagaaspire.outbox.wait_ms";
 
     /// <summary>Starts a producer span for a publish, continuing the context stored with the outbox row.</summary>
     internal static Activity? StartPublish(string topic, string? traceParent, string? traceState)

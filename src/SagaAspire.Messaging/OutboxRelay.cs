@@ -49,6 +49,7 @@ internal sealed partial class OutboxRelay(
         producerConfig.Acks = Acks.All;
         producerConfig.LingerMs ??= 1;
         producerConfig.MessageTimeoutMs ??= 30_000;
+        producerConfig.SocketNagleDisable ??= true; // small produce requests must not wait for delayed ACKs
         using var producer = new ProducerBuilder<string, byte[]>(producerConfig)
             .SetLogHandler((_, m) => LogKafka(logger, m))
             .Build();
@@ -90,7 +91,9 @@ internal sealed partial class OutboxRelay(
         Log.BecameLeader(logger);
         try
         {
-            await using (var listen = new NpgsqlCommand($"LISTEN {Outbox.Channel}", connection))
+            // Deleting a published row need not wait for the disk: were the delete lost in a crash,
+            // the row would be published again and the receivers' inboxes would absorb it.
+            await using (var listen = new NpgsqlCommand($"LISTEN {Outbox.Channel}; SET synchronous_commit = off", connection))
                 await listen.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
 
             while (!stoppingToken.IsCancellationRequested)
@@ -155,6 +158,7 @@ internal sealed partial class OutboxRelay(
             activity.SetTag(MessagingTelemetry.MessageId, row.MessageId.ToString());
             activity.SetTag(MessagingTelemetry.MessageKey, row.Key);
             activity.SetTag(MessagingTelemetry.BodySize, row.Payload.Length);
+            activity.SetTag(MessagingTelemetry.OutboxWait, (DateTimeOffset.UtcNow - row.CreatedAt).TotalMilliseconds);
             if (row.SagaId is not null) activity.SetTag(MessagingTelemetry.SagaId, row.SagaId);
             if (row.MessageType is not null) activity.SetTag(MessagingTelemetry.MessageType, row.MessageType);
         }

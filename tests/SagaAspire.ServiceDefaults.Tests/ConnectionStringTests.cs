@@ -36,13 +36,20 @@ public sealed class connection_strings
         var settings = KafkaClientSettings.FromConfiguration(Config(
             ("ConnectionStrings:kafka", "broker-1:9093,broker-2:9093"),
             ("Kafka:Client:security.protocol", "SASL_SSL"),
-            ("Kafka:Client:sasl.mechanism", "PLAIN")));
+            ("Kafka:Client:sasl.mechanism", "PLAIN"),
+            ("Kafka:Consumer:fetch.wait.max.ms", "5"),
+            ("Kafka:Producer:linger.ms", "2")));
 
         var producer = settings.CreateProducerConfig();
         producer.BootstrapServers.ShouldBe("broker-1:9093,broker-2:9093");
         producer.Get("security.protocol").ShouldBe("SASL_SSL");
         producer.Get("sasl.mechanism").ShouldBe("PLAIN");
-        settings.CreateConsumerConfig("orders").GroupId.ShouldBe("orders");
+        producer.Get("linger.ms").ShouldBe("2");
+        producer.Get("fetch.wait.max.ms").ShouldBeNull("consumer settings stay with consumers");
+        var consumer = settings.CreateConsumerConfig("orders");
+        consumer.GroupId.ShouldBe("orders");
+        consumer.Get("fetch.wait.max.ms").ShouldBe("5");
+        consumer.Get("security.protocol").ShouldBe("SASL_SSL");
     }
 
     [Fact]

@@ -1,0 +1,3 @@
+using SagaAspire.Messaging.Benchmarks;
+
+return await MessagingBenchmark.RunAsync(args);
