@@ -96,10 +96,15 @@ internal sealed partial class OutboxRelay(
             await using (var listen = new NpgsqlCommand($"LISTEN {Outbox.Channel}; SET synchronous_commit = off", connection))
                 await listen.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
 
+            // Npgsql hands a notification that arrives while a command runs to this event, not
+            // to a later WaitAsync; the flag keeps such a wake-up from being lost.
+            var notified = false;
+            connection.Notification += (_, _) => notified = true;
             while (!stoppingToken.IsCancellationRequested)
             {
+                notified = false;
                 var published = await PublishBatchAsync(connection, producer, stoppingToken).ConfigureAwait(false);
-                if (published < _options.RelayBatchSize)
+                if (published == 0 && !notified)
                     await connection.WaitAsync(_options.RelayPollInterval, stoppingToken).ConfigureAwait(false);
             }
         }
