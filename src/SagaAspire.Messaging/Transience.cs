@@ -12,6 +12,7 @@ internal static class Transience
                 or PostgresErrorCodes.LockNotAvailable or PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CannotConnectNow,
         NpgsqlException npgsql => npgsql.IsTransient || npgsql.InnerException is System.Net.Sockets.SocketException or IOException or TimeoutException,
         TimeoutException => true,
+        System.Data.DBConcurrencyException => true,   // an optimistic-concurrency conflict: reload and decide again
         System.Net.Sockets.SocketException => true,
         Confluent.Kafka.KafkaException kafka => !kafka.Error.IsFatal,
         _ => false,

@@ -21,8 +21,8 @@ public sealed record SagaStep<TData>(
     string Topic,
     Func<TData, object> Action,
     Type CompletedBy,
-    Type FailedBy,
-    Func<object, string> FailureReason,
+    Type? FailedBy,
+    Func<object, string>? FailureReason,
     RetryPolicy Retry)
 {
     public string? CompensationTopic { get; init; }
@@ -81,8 +81,11 @@ public sealed class SagaDefinition<TData>
             if (type == step.CompletedBy)
                 return CompleteStep(state, data, now, newId);
             if (type == step.FailedBy)
-                return BeginCompensation(state with { FailureReason = step.FailureReason(reply) }, data, now, newId,
-                    new TimelineEntry(step.Name, "failed", step.FailureReason(reply), now), includeCurrent: false);
+            {
+                var reason = step.FailureReason?.Invoke(reply) ?? $"{step.Name} failed";
+                return BeginCompensation(state with { FailureReason = reason }, data, now, newId,
+                    new TimelineEntry(step.Name, "failed", reason, now), includeCurrent: false);
+            }
         }
         else if (state.Status == SagaStatus.Compensating && type == step.CompensatedBy)
         {

@@ -1,0 +1,94 @@
+using System.Data;
+using System.Diagnostics;
+using System.Text.Json;
+using Npgsql;
+using SagaAspire.Contracts;
+using SagaAspire.Sagas;
+
+namespace SagaAspire.Orchestrator.Data;
+
+/// <summary>A saga as stored: its state, its data, its version and the trace it belongs to.</summary>
+internal sealed record StoredSaga(SagaState State, OrderPlaced Data, int Version, string? TraceParent, string? TraceState);
+
+/// <summary>
+/// Loads and saves sagas inside the caller's transaction. A load takes the row lock; a save
+/// checks the version it loaded (optimistic concurrency), so a lost race is retried, never applied twice.
+/// </summary>
+internal sealed class SagaStore
+{
+    public async Task<StoredSaga?> LoadForUpdateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sagaId, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            "SELECT state::text, data::text, version, traceparent, tracestate FROM sagas WHERE saga_id = $1 FOR UPDATE", connection, transaction)
+        { Parameters = { new() { Value = sagaId } } };
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken)) return null;
+        return new StoredSaga(
+            JsonSerializer.Deserialize(reader.GetString(0), OrchestratorJson.Default.SagaState)!,
+            JsonSerializer.Deserialize(reader.GetString(1), OrchestratorJson.Default.OrderPlaced)!,
+            reader.GetInt32(2),
+            reader.IsDBNull(3) ? null : reader.GetString(3),
+            reader.IsDBNull(4) ? null : reader.GetString(4));
+    }
+
+    /// <summary>Inserts a new saga; false when one with this id exists already.</summary>
+    public async Task<bool> InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, SagaState state, OrderPlaced data,
+        string currentStep, CancellationToken cancellationToken)
+    {
+        var activity = Activity.Current;
+        await using var command = new NpgsqlCommand("""
+            INSERT INTO sagas (saga_id, order_id, status, current_step, failure_reason, state, data, version, deadline_at, traceparent, tracestate, started_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, 1, $8, $9, $10, $11, $11)
+            ON CONFLICT (saga_id) DO NOTHING
+            """, connection, transaction);
+        command.Parameters.Add(new() { Value = state.SagaId });
+        command.Parameters.Add(new() { Value = data.OrderId });
+        command.Parameters.Add(new() { Value = state.Status.ToString() });
+        command.Parameters.Add(new() { Value = currentStep });
+        command.Parameters.Add(new() { Value = (object?)state.FailureReason ?? DBNull.Value });
+        command.Parameters.Add(new() { Value = JsonSerializer.Serialize(state, OrchestratorJson.Default.SagaState) });
+        command.Parameters.Add(new() { Value = JsonSerializer.Serialize(data, OrchestratorJson.Default.OrderPlaced) });
+        command.Parameters.Add(new() { Value = (object?)state.DeadlineAt ?? DBNull.Value });
+        command.Parameters.Add(new() { Value = (object?)activity?.Id ?? DBNull.Value });
+        command.Parameters.Add(new() { Value = (object?)activity?.TraceStateString ?? DBNull.Value });
+        command.Parameters.Add(new() { Value = state.StartedAt });
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public async Task UpdateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, SagaState state, string currentStep,
+        int expectedVersion, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("""
+            UPDATE sagas SET status = $2, current_step = $3, failure_reason = $4, state = $5::jsonb, deadline_at = $6, updated_at = $7, version = version + 1
+            WHERE saga_id = $1 AND version = $8
+            """, connection, transaction);
+        command.Parameters.Add(new() { Value = state.SagaId });
+        command.Parameters.Add(new() { Value = state.Status.ToString() });
+        command.Parameters.Add(new() { Value = currentStep });
+        command.Parameters.Add(new() { Value = (object?)state.FailureReason ?? DBNull.Value });
+        command.Parameters.Add(new() { Value = JsonSerializer.Serialize(state, OrchestratorJson.Default.SagaState) });
+        command.Parameters.Add(new() { Value = (object?)state.DeadlineAt ?? DBNull.Value });
+        command.Parameters.Add(new() { Value = state.UpdatedAt });
+        command.Parameters.Add(new() { Value = expectedVersion });
+        if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
+            throw new DBConcurrencyException($"Saga {state.SagaId} changed since version {expectedVersion} was read.");
+    }
+
+    public async Task AppendTimelineAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sagaId,
+        IReadOnlyList<TimelineEntry> entries, CancellationToken cancellationToken)
+    {
+        if (entries.Count == 0) return;
+        var traceId = Activity.Current?.TraceId.ToHexString();
+        await using var command = new NpgsqlCommand("""
+            INSERT INTO saga_timeline (saga_id, step, outcome, reason, at, trace_id)
+            SELECT $1, step, outcome, reason, at, $6 FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS t(step, outcome, reason, at)
+            """, connection, transaction);
+        command.Parameters.Add(new() { Value = sagaId });
+        command.Parameters.Add(new() { Value = entries.Select(e => e.Step).ToArray() });
+        command.Parameters.Add(new() { Value = entries.Select(e => e.Outcome).ToArray() });
+        command.Parameters.Add(new() { Value = entries.Select(e => e.Reason).ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = entries.Select(e => e.At).ToArray() });
+        command.Parameters.Add(new() { Value = (object?)traceId ?? DBNull.Value });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Npgsql;
+using SagaAspire.Contracts;
+using SagaAspire.Messaging;
+using SagaAspire.Orchestrator.Data;
+using SagaAspire.Sagas;
+
+namespace SagaAspire.Orchestrator.Sagas;
+
+/// <summary>
+/// Runs the order saga's decisions against stored state: load (row lock), decide (pure), save
+/// (version check), record the timeline, and send what the decision asks for through the outbox,
+/// all in the caller's transaction.
+/// </summary>
+internal sealed class SagaCoordinator(SagaDefinition<OrderPlaced> saga, SagaStore store, Outbox outbox, TimeProvider time)
+{
+    public static readonly ActivitySource Source = new("SagaAspire.Orchestrator");
+    private static readonly Meter Meter = new("SagaAspire.Orchestrator");
+    private static readonly Counter<long> Started = Meter.CreateCounter<long>("sagaaspire.sagas.started", "{saga}", "Sagas started.");
+    private static readonly Counter<long> Ended = Meter.CreateCounter<long>("sagaaspire.sagas.ended", "{saga}", "Sagas that reached a final state, by status.");
+    private static readonly Counter<long> Compensations = Meter.CreateCounter<long>("sagaaspire.sagas.compensations", "{step}", "Compensations requested, by step.");
+    private static readonly Histogram<double> Duration = Meter.CreateHistogram<double>("sagaaspire.saga.duration", "s", "Time from a saga's start to its final state.");
+
+    public SagaDefinition<OrderPlaced> Definition => saga;
+
+    /// <summary>Starts the saga of a placed order; false when it had started already.</summary>
+    public async Task<bool> StartAsync(NpgsqlTransaction transaction, string sagaId, OrderPlaced order, Guid causationId, CancellationToken cancellationToken)
+    {
+        var decision = saga.Start(sagaId, order, time.GetUtcNow(), Guid.CreateVersion7);
+        var connection = transaction.Connection!;
+        if (!await store.InsertAsync(connection, transaction, decision.State, order, CurrentStep(decision.State), cancellationToken)) return false;
+        await store.AppendTimelineAsync(connection, transaction, sagaId, decision.Timeline, cancellationToken);
+        await SendAsync(transaction, decision, causationId, cancellationToken);
+        Started.Add(1);
+        Activity.Current?.SetTag("saga.id", sagaId).SetTag("order.id", order.OrderId).SetTag("saga.step", CurrentStep(decision.State));
+        return true;
+    }
+
+    /// <summary>
+    /// Applies <paramref name="decide"/> to the stored saga. Null when there is no such saga.
+    /// A reply's decision runs in the reply's own trace. Where the caller is not part of the saga
+    /// (a timeout scan, an operator's request) <paramref name="spanInSagaTrace"/> names a span
+    /// started in the saga's stored trace, so what it sends continues the saga's trace.
+    /// </summary>
+    public async Task<SagaDecision?> ApplyAsync(NpgsqlTransaction transaction, string sagaId,
+        Func<SagaState, OrderPlaced, DateTimeOffset, SagaDecision> decide, Guid? causationId, string? spanInSagaTrace, CancellationToken cancellationToken)
+    {
+        var connection = transaction.Connection!;
+        var stored = await store.LoadForUpdateAsync(connection, transaction, sagaId, cancellationToken);
+        if (stored is null) return null;
+
+        using var activity = spanInSagaTrace is null ? null : StartInSagaTrace(spanInSagaTrace, stored);
+        var decision = decide(stored.State, stored.Data, time.GetUtcNow());
+        if (!decision.Ignored) await store.UpdateAsync(connection, transaction, decision.State, CurrentStep(decision.State), stored.Version, cancellationToken);
+        await store.AppendTimelineAsync(connection, transaction, sagaId, decision.Timeline, cancellationToken);
+        await SendAsync(transaction, decision, causationId, cancellationToken);
+        Record(stored.State, decision);
+        return decision;
+    }
+
+    private static Activity? StartInSagaTrace(string name, StoredSaga stored)
+    {
+        ActivityContext.TryParse(stored.TraceParent, stored.TraceState, isRemote: true, out var sagaContext);
+        var links = Activity.Current is { } caller ? new[] { new ActivityLink(caller.Context) } : null;
+        var activity = Source.StartActivity(name, ActivityKind.Internal, sagaContext, links: links);
+        activity?.SetTag("saga.id", stored.State.SagaId).SetTag("order.id", stored.Data.OrderId);
+        return activity;
+    }
+
+    public string CurrentStep(SagaState state) => saga.Steps[state.CurrentStep].Name;
+
+    private async Task SendAsync(NpgsqlTransaction transaction, SagaDecision decision, Guid? causationId, CancellationToken cancellationToken)
+    {
+        if (decision.Send.Count == 0) return;
+        var messages = decision.Send.Select(m => new OutgoingMessage(m.Topic, decision.State.SagaId, m.Message)
+        {
+            MessageId = m.MessageId, CausationId = causationId,
+        }).ToList();
+        await outbox.EnqueueAsync(transaction, messages, cancellationToken);
+    }
+
+    private void Record(SagaState before, SagaDecision decision)
+    {
+        var after = decision.State;
+        Activity.Current?.SetTag("saga.id", after.SagaId).SetTag("saga.step", CurrentStep(after));
+        foreach (var entry in decision.Timeline.Where(e => e.Outcome == "compensation requested"))
+            Compensations.Add(1, new KeyValuePair<string, object?>("saga.step", entry.Step));
+        if (after.IsTerminal && !before.IsTerminal)
+        {
+            var status = new KeyValuePair<string, object?>("saga.status", after.Status.ToString());
+            Ended.Add(1, status);
+            Duration.Record((after.UpdatedAt - after.StartedAt).TotalSeconds, status);
+        }
+    }
+}

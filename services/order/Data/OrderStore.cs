@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Npgsql;
+using SagaAspire.Contracts;
+using SagaAspire.Messaging;
+using SagaAspire.Order.Apis;
+
+namespace SagaAspire.Order.Data;
+
+/// <summary>What became of a place-order request.</summary>
+internal abstract record PlaceResult
+{
+    public sealed record Accepted(OrderAccepted Body) : PlaceResult;
+    public sealed record Replayed(int StatusCode, string? Location, string Body) : PlaceResult;
+    public sealed record KeyReusedWithOtherBody : PlaceResult;
+    public sealed record KeyInProgress : PlaceResult;
+    public sealed record OrderIdTaken(string OrderId) : PlaceResult;
+}
+
+/// <summary>Orders in the order service's database.</summary>
+internal sealed class OrderStore(NpgsqlDataSource dataSource, Outbox outbox)
+{
+    /// <summary>
+    /// Stores the order as Pending and its OrderPlaced message in one transaction (and, with an
+    /// idempotency key, the response to replay), so an order exists exactly when its saga will start.
+    /// </summary>
+    public async Task<PlaceResult> PlaceAsync(ValidOrder order, string? idempotencyKey, string requestHash, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        if (idempotencyKey is not null)
+        {
+            await using (var claim = new NpgsqlCommand("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7))", connection, transaction)
+                         { Parameters = { new() { Value = idempotencyKey } } })
+            {
+                if (await claim.ExecuteScalarAsync(cancellationToken) is not true) return new PlaceResult.KeyInProgress();
+            }
+            await using var previous = new NpgsqlCommand(
+                "SELECT request_hash, status_code, location, response FROM idempotency_keys WHERE key = $1", connection, transaction)
+            { Parameters = { new() { Value = idempotencyKey } } };
+            await using var reader = await previous.ExecuteReaderAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                return reader.GetString(0) == requestHash
+                    ? new PlaceResult.Replayed(reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3))
+                    : new PlaceResult.KeyReusedWithOtherBody();
+            }
+        }
+
+        var orderId = order.OrderId ?? $"ord-{Guid.CreateVersion7():N}";
+        var sagaId = Guid.CreateVersion7().ToString();
+        var traceId = Activity.Current?.TraceId.ToHexString();
+        await using (var insert = new NpgsqlCommand("""
+            INSERT INTO orders (order_id, saga_id, customer_id, currency, lines, total, status, trace_id)
+            VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'Pending', $7) ON CONFLICT (order_id) DO NOTHING
+            """, connection, transaction))
+        {
+            insert.Parameters.Add(new() { Value = orderId });
+            insert.Parameters.Add(new() { Value = sagaId });
+            insert.Parameters.Add(new() { Value = order.CustomerId });
+            insert.Parameters.Add(new() { Value = order.Currency });
+            insert.Parameters.Add(new() { Value = JsonSerializer.Serialize(order.Lines.ToList(), OrderJson.Default.ListOrderLine) });
+            insert.Parameters.Add(new() { Value = order.Total });
+            insert.Parameters.Add(new() { Value = (object?)traceId ?? DBNull.Value });
+            if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0) return new PlaceResult.OrderIdTaken(orderId);
+        }
+
+        await outbox.EnqueueAsync(transaction,
+            new OutgoingMessage(Topics.Orders, sagaId, new OrderPlaced(orderId, order.CustomerId, order.Currency, order.Lines, order.Total)), cancellationToken);
+
+        var accepted = new OrderAccepted(orderId, sagaId, "Pending", traceId);
+        if (idempotencyKey is not null)
+        {
+            await using var remember = new NpgsqlCommand(
+                "INSERT INTO idempotency_keys (key, request_hash, status_code, location, response) VALUES ($1, $2, 202, $3, $4)", connection, transaction);
+            remember.Parameters.Add(new() { Value = idempotencyKey });
+            remember.Parameters.Add(new() { Value = requestHash });
+            remember.Parameters.Add(new() { Value = $"/orders/{orderId}" });
+            remember.Parameters.Add(new() { Value = JsonSerializer.Serialize(accepted, OrderJson.Default.OrderAccepted) });
+            await remember.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return new PlaceResult.Accepted(accepted);
+    }
+
+    public async Task<OrderView?> GetAsync(string orderId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM orders WHERE order_id = $1");
+        command.Parameters.Add(new() { Value = orderId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+    }
+
+    public async Task<OrderPage> ListAsync(string? status, int page, int pageSize, CancellationToken cancellationToken)
+    {
+        await using var batch = dataSource.CreateBatch();
+        var list = new NpgsqlBatchCommand($"SELECT {Columns} FROM orders WHERE ($1::text IS NULL OR status = $1) ORDER BY created_at DESC, order_id LIMIT $2 OFFSET $3");
+        list.Parameters.Add(new() { Value = (object?)status ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        list.Parameters.Add(new() { Value = pageSize });
+        list.Parameters.Add(new() { Value = (page - 1) * pageSize });
+        var count = new NpgsqlBatchCommand("SELECT count(*) FROM orders WHERE ($1::text IS NULL OR status = $1)");
+        count.Parameters.Add(new() { Value = (object?)status ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        batch.BatchCommands.Add(list);
+        batch.BatchCommands.Add(count);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        var items = new List<OrderView>();
+        while (await reader.ReadAsync(cancellationToken)) items.Add(Read(reader));
+        await reader.NextResultAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new OrderPage(items, page, pageSize, reader.GetInt64(0));
+    }
+
+    /// <summary>Moves a Pending order to its final status; false when it was final already.</summary>
+    public static async Task<bool> ConcludeAsync(MessageContext context, string orderId, string status, string? reason, CancellationToken cancellationToken)
+    {
+        await using var update = new NpgsqlCommand(
+            "UPDATE orders SET status = $2, reason = $3, updated_at = now() WHERE order_id = $1 AND status = 'Pending'", context.Connection, context.Transaction);
+        update.Parameters.Add(new() { Value = orderId });
+        update.Parameters.Add(new() { Value = status });
+        update.Parameters.Add(new() { Value = (object?)reason ?? DBNull.Value });
+        return await update.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    private const string Columns = "order_id, saga_id, customer_id, currency, lines::text, total, status, reason, created_at, updated_at, trace_id";
+
+    private static OrderView Read(NpgsqlDataReader reader) => new(
+        reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+        JsonSerializer.Deserialize(reader.GetString(4), OrderJson.Default.ListOrderLine)!,
+        reader.GetDecimal(5), reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7),
+        reader.GetFieldValue<DateTimeOffset>(8), reader.GetFieldValue<DateTimeOffset>(9), reader.IsDBNull(10) ? null : reader.GetString(10));
+}

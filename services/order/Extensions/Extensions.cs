@@ -1,0 +1,26 @@
+using SagaAspire.Contracts;
+using SagaAspire.Order.Apis;
+using SagaAspire.Order.Data;
+using SagaAspire.Order.Handlers;
+
+namespace SagaAspire.Order.Extensions;
+
+internal static class Extensions
+{
+    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<OrdersOptions>()
+            .Bind(builder.Configuration.GetSection(OrdersOptions.Section))
+            .Validate(o => o.MaxLines >= 1 && o.MaxBodyBytes >= 1024, "Orders:MaxLines must be at least 1 and Orders:MaxBodyBytes at least 1024")
+            .ValidateOnStart();
+        builder.Services.AddProblemDetails();
+        builder.Services.AddSingleton<OrderStore>();
+
+        builder.AddMessaging("order", "orders")
+            .AddContracts(ContractsJson.Default)
+            .Handle<OrderApproved, OrderApprovedHandler>(Topics.OrchestratorEvents)
+            .Handle<OrderRejected, OrderRejectedHandler>(Topics.OrchestratorEvents)
+            .Publishes(Topics.Orders)
+            .AddMigrations("order", OrderSchema.Migrations);
+    }
+}

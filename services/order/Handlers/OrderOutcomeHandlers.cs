@@ -1,0 +1,31 @@
+using SagaAspire.Contracts;
+using SagaAspire.Messaging;
+using SagaAspire.Order.Data;
+
+namespace SagaAspire.Order.Handlers;
+
+/// <summary>The saga's outcome makes a Pending order Approved (a repeat changes nothing).</summary>
+internal sealed class OrderApprovedHandler(ILogger<OrderApprovedHandler> logger) : IMessageHandler<OrderApproved>
+{
+    public async Task HandleAsync(OrderApproved message, MessageContext context, CancellationToken cancellationToken)
+    {
+        if (!await OrderStore.ConcludeAsync(context, message.OrderId, "Approved", null, cancellationToken))
+            OrderLog.AlreadyConcluded(logger, message.OrderId, "Approved");
+    }
+}
+
+/// <summary>The saga's outcome makes a Pending order Rejected, with the reason.</summary>
+internal sealed class OrderRejectedHandler(ILogger<OrderRejectedHandler> logger) : IMessageHandler<OrderRejected>
+{
+    public async Task HandleAsync(OrderRejected message, MessageContext context, CancellationToken cancellationToken)
+    {
+        if (!await OrderStore.ConcludeAsync(context, message.OrderId, "Rejected", message.Reason, cancellationToken))
+            OrderLog.AlreadyConcluded(logger, message.OrderId, "Rejected");
+    }
+}
+
+internal static partial class OrderLog
+{
+    [LoggerMessage(EventId = 3000, Level = LogLevel.Warning, Message = "Order {OrderId} was not Pending; the outcome {Status} changed nothing")]
+    public static partial void AlreadyConcluded(ILogger logger, string orderId, string status);
+}

@@ -1,0 +1,47 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using SagaAspire.Contracts;
+using SagaAspire.Embedded;
+
+namespace SagaAspire.Services.Tests;
+
+/// <summary>A real PostgreSQL server and the Kafka-protocol broker shared by the service API tests.</summary>
+public sealed class ServiceInfrastructure : IAsyncLifetime
+{
+    public EmbeddedPostgres Postgres { get; private set; } = null!;
+    public EmbeddedKafka Kafka { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Postgres = await EmbeddedPostgres.StartAsync();
+        Kafka = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Topics = [.. Topics.All, .. Topics.All.Select(t => t + ".dlq")] });
+    }
+
+    public async Task DisposeAsync()
+    {
+        Kafka.Dispose();
+        await Postgres.DisposeAsync();
+    }
+
+    /// <summary>A service in-process on its own fresh database, with everything else real.</summary>
+    public async Task<WebApplicationFactory<TEntry>> ServiceAsync<TEntry>(string connectionName, IDictionary<string, string?>? settings = null) where TEntry : class
+    {
+        var database = $"{connectionName}_{Guid.NewGuid():N}"[..30];
+        await Postgres.CreateDatabaseAsync(database);
+        var connectionString = Postgres.ConnectionString(database);
+        return new WebApplicationFactory<TEntry>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting($"ConnectionStrings:{connectionName}", connectionString);
+            web.UseSetting("ConnectionStrings:kafka", Kafka.BootstrapServers);
+            web.UseSetting("Messaging:SessionTimeoutMs", "6000");
+            web.UseSetting("Logging:LogLevel:Default", "Warning");
+            foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) web.UseSetting(key, value);
+        });
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ServiceCollection : ICollectionFixture<ServiceInfrastructure>
+{
+    public const string Name = "services";
+}
