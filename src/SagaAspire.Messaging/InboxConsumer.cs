@@ -33,14 +33,19 @@ internal sealed partial class InboxConsumer(
 {
     private readonly MessagingOptions _options = options.Value;
     private readonly ConcurrentDictionary<TopicPartition, PartitionWorker> _workers = new();
-    private readonly ConcurrentQueue<TopicPartition> _resumable = new();
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (handlers.Topics.Count == 0) return Task.CompletedTask;
-        var cleanup = CleanInboxPeriodicallyAsync(stoppingToken);
-        var consume = Task.Factory.StartNew(() => ConsumeLoop(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        return Task.WhenAll(cleanup, consume);
+        if (handlers.Topics.Count == 0) return;
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var cleanup = CleanInboxPeriodicallyAsync(either.Token);
+        var consume = Task.Factory.StartNew(() => ConsumeLoop(either.Token), either.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        // Should the consumer ever die, the service must not look healthy without it: the
+        // failure propagates and stops the host, whose supervisor restarts it.
+        var first = await Task.WhenAny(cleanup, consume).ConfigureAwait(false);
+        await either.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(cleanup, consume).ConfigureAwait(false);
+        await first.ConfigureAwait(false);
     }
 
     private void ConsumeLoop(CancellationToken stoppingToken)
@@ -64,8 +69,8 @@ internal sealed partial class InboxConsumer(
                 foreach (var partition in assigned) _workers[partition] = new PartitionWorker(this, c, partition);
                 Log.Assigned(logger, string.Join(", ", assigned));
             })
-            .SetPartitionsRevokedHandler((_, revoked) => StopWorkers(revoked.Select(p => p.TopicPartition)))
-            .SetPartitionsLostHandler((_, lost) => StopWorkers(lost.Select(p => p.TopicPartition)))
+            .SetPartitionsRevokedHandler((c, revoked) => GiveBack(c, [.. revoked.Select(p => p.TopicPartition)]))
+            .SetPartitionsLostHandler((c, lost) => GiveBack(c, [.. lost.Select(p => p.TopicPartition)]))
             .SetErrorHandler((_, error) => Log.ConsumerError(logger, error.Code.ToString(), error.Reason))
             .SetLogHandler((_, m) => { if (m.Level <= SyslogLevel.Warning) Log.KafkaClient(logger, m.Name, m.Message); })
             .Build();
@@ -74,7 +79,7 @@ internal sealed partial class InboxConsumer(
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                ResumeDrainedPartitions(consumer);
+                ServeWorkers(consumer);
                 ConsumeResult<byte[]?, byte[]?>? result;
                 try
                 {
@@ -95,19 +100,53 @@ internal sealed partial class InboxConsumer(
         }
         finally
         {
-            StopWorkers(_workers.Keys.ToList());
-            consumer.Close(); // commits the stored offsets and leaves the group, so a rebalance need not wait
+            try
+            {
+                StopWorkers(_workers.Keys.ToList());
+            }
+            finally
+            {
+                consumer.Close(); // commits the stored offsets and leaves the group, so a rebalance need not wait
+            }
         }
     }
 
-    private void ResumeDrainedPartitions(IConsumer<byte[]?, byte[]?> consumer)
+    /// <summary>
+    /// On the consumer thread, between polls: resumes partitions whose queue has drained, and
+    /// replaces a worker that died (its partition restarts from the last stored offset).
+    /// </summary>
+    private void ServeWorkers(IConsumer<byte[]?, byte[]?> consumer)
     {
-        while (_resumable.TryDequeue(out var partition))
+        foreach (var (partition, worker) in _workers)
         {
-            if (!_workers.TryGetValue(partition, out var worker) || !worker.Paused) continue;
-            worker.Paused = false;
-            consumer.Resume([partition]);
+            if (worker.Faulted is { } fault)
+            {
+                Log.WorkerFailed(logger, fault, partition.ToString());
+                var position = worker.LastStored is { } stored ? new TopicPartitionOffset(partition, stored + 1) : null;
+                _workers[partition] = new PartitionWorker(this, consumer, partition);
+                consumer.Seek(position ?? new TopicPartitionOffset(partition, consumer.Committed([partition], TimeSpan.FromSeconds(10))[0].Offset is { IsSpecial: false } committed ? committed : Offset.Beginning));
+                if (worker.Paused) consumer.Resume([partition]);
+            }
+            else if (worker.Paused && worker.Queued <= _options.PartitionBacklog / 2)
+            {
+                worker.Paused = false;
+                consumer.Resume([partition]);
+            }
         }
+    }
+
+    /// <summary>Partitions leave this consumer: unpause them (librdkafka keeps a pause across reassignment), then stop their workers.</summary>
+    private void GiveBack(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
+    {
+        try
+        {
+            consumer.Resume(partitions);
+        }
+        catch (KafkaException ex)
+        {
+            Log.ConsumerError(logger, ex.Error.Code.ToString(), ex.Error.Reason);
+        }
+        StopWorkers(partitions);
     }
 
     private void StopWorkers(IEnumerable<TopicPartition> partitions)
@@ -117,11 +156,27 @@ internal sealed partial class InboxConsumer(
             if (_workers.TryRemove(partition, out var worker)) stopping.Add(worker.StopAsync());
         // Runs on the consumer thread inside a rebalance: waiting here keeps a partition's messages
         // from being processed by two replicas at once (the inbox would still absorb that).
-        Task.WaitAll([.. stopping], TimeSpan.FromSeconds(30));
+        if (!Task.WaitAll([.. stopping], TimeSpan.FromSeconds(30))) Log.SlowStop(logger);
     }
 
-    /// <summary>Processes one message to the end: handled, recognised as a duplicate, or dead-lettered.</summary>
+    /// <summary>
+    /// Processes one message to the end: handled, recognised as a duplicate, or dead-lettered.
+    /// Nothing a message can contain stops the partition: what the steps below do not foresee
+    /// dead-letters it as well.
+    /// </summary>
     internal async Task ProcessAsync(ConsumeResult<byte[]?, byte[]?> result, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ProcessOnceAsync(result, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            await DeadLetterAsync(result, "unexpected-failure", ex.Message, ex, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ProcessOnceAsync(ConsumeResult<byte[]?, byte[]?> result, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var headers = result.Message.Headers ?? [];
@@ -260,7 +315,11 @@ internal sealed partial class InboxConsumer(
     private async Task DeadLetterAsync(ConsumeResult<byte[]?, byte[]?> result, string reason, string error, Exception? exception, CancellationToken cancellationToken)
     {
         Log.DeadLettered(logger, result.Topic, result.Partition.Value, result.Offset.Value, reason, error);
-        var original = (result.Message.Headers ?? []).ToDictionary(h => h.Key, h => Encoding.UTF8.GetString(h.GetValueBytes()), StringComparer.Ordinal);
+        // Headers as text, last value winning, with what PostgreSQL cannot store removed: a poison
+        // message must not be able to poison its own dead letter.
+        var original = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var header in result.Message.Headers ?? [])
+            original[Clean(header.Key)] = Clean(header.GetValueBytes() is { } bytes ? Encoding.UTF8.GetString(bytes) : "");
         var headers = new Dictionary<string, string>(original, StringComparer.Ordinal)
         {
             [MessageHeaders.DeadLetter.Reason] = reason,
@@ -274,7 +333,8 @@ internal sealed partial class InboxConsumer(
         if (exception is not null) headers[MessageHeaders.DeadLetter.ExceptionType] = exception.GetType().FullName!;
         headers.Remove(MessageHeaders.TraceParent);
         headers.Remove(MessageHeaders.TraceState);
-        var key = result.Message.Key is { } k ? Encoding.UTF8.GetString(k) : "";
+        var key = result.Message.Key is { } k ? Clean(Encoding.UTF8.GetString(k)) : "";
+        error = Clean(error);
 
         for (var attempt = 1; ; attempt++)
         {
@@ -320,6 +380,8 @@ internal sealed partial class InboxConsumer(
     }
 
     public static string DeadLetterTopic(string topic) => topic + ".dlq";
+
+    private static string Clean(string text) => text.Contains('\0', StringComparison.Ordinal) ? text.Replace("\0", "", StringComparison.Ordinal) : text;
 
     private TimeSpan Backoff(int attempt)
     {
@@ -376,6 +438,14 @@ internal sealed partial class InboxConsumer(
 
         public volatile bool Paused;
 
+        public int Queued => Volatile.Read(ref _queued);
+
+        /// <summary>The offset of the last message whose processing is finished and stored.</summary>
+        public long? LastStored { get; private set; }
+
+        /// <summary>Why the worker stopped, if it failed (only a bug gets here: processing is total).</summary>
+        public Exception? Faulted => _run.IsFaulted ? _run.Exception.GetBaseException() : null;
+
         public int Enqueue(ConsumeResult<byte[]?, byte[]?> result)
         {
             _queue.Writer.TryWrite(result);
@@ -401,7 +471,10 @@ internal sealed partial class InboxConsumer(
         {
             await foreach (var result in _queue.Reader.ReadAllAsync(_stop.Token).ConfigureAwait(false))
             {
+                _stop.Token.ThrowIfCancellationRequested();
                 await _owner.ProcessAsync(result, _stop.Token).ConfigureAwait(false);
+                // A worker that outlived its partition must not store offsets for the next owner.
+                if (!_owner._workers.TryGetValue(_partition, out var current) || current != this) return;
                 try
                 {
                     _consumer.StoreOffset(result);
@@ -410,8 +483,8 @@ internal sealed partial class InboxConsumer(
                 {
                     return; // the partition was taken away meanwhile; its next owner re-reads from the last commit
                 }
-                if (Interlocked.Decrement(ref _queued) <= _owner._options.PartitionBacklog / 2 && Paused)
-                    _owner._resumable.Enqueue(_partition);
+                LastStored = result.Offset.Value;
+                Interlocked.Decrement(ref _queued);
             }
         }
     }
@@ -441,5 +514,11 @@ internal sealed partial class InboxConsumer(
 
         [LoggerMessage(EventId = 1307, Level = LogLevel.Warning, Message = "Inbox clean-up failed; it runs again within the hour")]
         public static partial void InboxCleanupFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 1308, Level = LogLevel.Error, Message = "The worker of partition {Partition} failed; a new one resumes from the last stored offset")]
+        public static partial void WorkerFailed(ILogger logger, Exception exception, string partition);
+
+        [LoggerMessage(EventId = 1309, Level = LogLevel.Warning, Message = "A partition worker did not stop within 30 s; its partition moves on without it")]
+        public static partial void SlowStop(ILogger logger);
     }
 }

@@ -29,8 +29,9 @@ public static class MessageHeaders
 
     public const string JsonContentType = "application/json";
 
+    /// <summary>The header's last value as text; null when absent or when its value is null.</summary>
     public static string? GetString(this Headers headers, string name) =>
-        headers.TryGetLastBytes(name, out var bytes) ? Encoding.UTF8.GetString(bytes) : null;
+        headers.TryGetLastBytes(name, out var bytes) && bytes is not null ? Encoding.UTF8.GetString(bytes) : null;
 
     public static void SetString(this Headers headers, string name, string? value)
     {

@@ -54,5 +54,10 @@ internal static class MessagingSchema
             );
             COMMENT ON TABLE messaging.dead_letters IS 'Messages a consumer could not process, as they arrived, with the reason; listed and replayed by operators.';
             """),
+        new(2, "parked outbox rows", """
+            CREATE TABLE messaging.outbox_parked (LIKE messaging.outbox);
+            ALTER TABLE messaging.outbox_parked ADD COLUMN error text NOT NULL, ADD COLUMN parked_at timestamptz NOT NULL;
+            COMMENT ON TABLE messaging.outbox_parked IS 'Outbox rows the broker refused for good (too large, forbidden topic), kept for an operator instead of blocking the outbox.';
+            """),
     ];
 }

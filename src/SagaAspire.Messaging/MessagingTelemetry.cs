@@ -44,30 +44,22 @@ public static class MessagingTelemetry
     internal const string OutboxWait = "sagaaspire.outbox.wait_ms";
 
     /// <summary>Starts a producer span for a publish, continuing the context stored with the outbox row.</summary>
-    internal static Activity? StartPublish(string topic, string? traceParent, string? traceState)
-    {
-        ActivityContext.TryParse(traceParent, traceState, isRemote: true, out var parent);
-        var activity = Source.StartActivity($"publish {topic}", ActivityKind.Producer, parent);
-        if (activity is { IsAllDataRequested: true })
-        {
-            activity.SetTag(System, "kafka");
-            activity.SetTag(OperationType, "send");
-            activity.SetTag(OperationName, "publish");
-            activity.SetTag(Destination, topic);
-        }
-        return activity;
-    }
+    internal static Activity? StartPublish(string topic, string? traceParent, string? traceState) =>
+        Start(ActivityKind.Producer, "publish", "send", topic, traceParent, traceState);
 
     /// <summary>Starts a consumer span as the child (not merely a link) of the producer's span.</summary>
-    internal static Activity? StartProcess(string topic, string? traceParent, string? traceState)
+    internal static Activity? StartProcess(string topic, string? traceParent, string? traceState) =>
+        Start(ActivityKind.Consumer, "process", "process", topic, traceParent, traceState);
+
+    private static Activity? Start(ActivityKind kind, string operation, string operationType, string topic, string? traceParent, string? traceState)
     {
         ActivityContext.TryParse(traceParent, traceState, isRemote: true, out var parent);
-        var activity = Source.StartActivity($"process {topic}", ActivityKind.Consumer, parent);
+        var activity = Source.StartActivity($"{operation} {topic}", kind, parent);
         if (activity is { IsAllDataRequested: true })
         {
             activity.SetTag(System, "kafka");
-            activity.SetTag(OperationType, "process");
-            activity.SetTag(OperationName, "process");
+            activity.SetTag(OperationType, operationType);
+            activity.SetTag(OperationName, operation);
             activity.SetTag(Destination, topic);
         }
         return activity;

@@ -44,27 +44,17 @@ internal sealed partial class OutboxRelay(
     {
         if (!_options.RelayEnabled) return;
         using var lag = new OutboxLagGauge(this);
-        var producerConfig = kafka.CreateProducerConfig();
-        producerConfig.EnableIdempotence = true;
-        producerConfig.Acks = Acks.All;
-        producerConfig.LingerMs ??= 1;
-        producerConfig.MessageTimeoutMs ??= 30_000;
-        producerConfig.SocketNagleDisable ??= true; // small produce requests must not wait for delayed ACKs
-        using var producer = new ProducerBuilder<string, byte[]>(producerConfig)
-            .SetLogHandler((_, m) => LogKafka(logger, m))
-            .Build();
-
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await LeadWhilePossibleAsync(producer, stoppingToken).ConfigureAwait(false);
+                await LeadWhilePossibleAsync(stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 break;
             }
-            catch (Exception ex) when (ex is NpgsqlException or KafkaException or TimeoutException or InvalidOperationException)
+            catch (Exception ex) when (ex is NpgsqlException or KafkaException or TimeoutException or InvalidOperationException or JsonException)
             {
                 IsLeader = false;
                 Log.RelayFailed(logger, ex);
@@ -72,29 +62,46 @@ internal sealed partial class OutboxRelay(
             }
         }
         IsLeader = false;
-        producer.Flush(TimeSpan.FromSeconds(5));
     }
 
-    private async Task LeadWhilePossibleAsync(IProducer<string, byte[]> producer, CancellationToken stoppingToken)
+    private IProducer<string, byte[]> BuildProducer()
+    {
+        var config = kafka.CreateProducerConfig();
+        config.EnableIdempotence = true;
+        config.Acks = Acks.All;
+        config.LingerMs ??= 1;
+        config.MessageTimeoutMs ??= 30_000;
+        config.SocketNagleDisable ??= true; // small produce requests must not wait for delayed ACKs
+        return new ProducerBuilder<string, byte[]>(config).SetLogHandler((_, m) => LogKafka(logger, m)).Build();
+    }
+
+    private async Task LeadWhilePossibleAsync(CancellationToken stoppingToken)
     {
         // A physical connection of its own: the advisory lock belongs to this session.
-        await using var connection = await dataSource.OpenConnectionAsync(stoppingToken).ConfigureAwait(false);
+        var connection = await dataSource.OpenConnectionAsync(stoppingToken).ConfigureAwait(false);
         await using (var tryLock = new NpgsqlCommand("SELECT pg_try_advisory_lock($1)", connection) { Parameters = { new() { Value = LeaderLockKey } } })
         {
             if (await tryLock.ExecuteScalarAsync(stoppingToken).ConfigureAwait(false) is not true)
             {
+                await connection.DisposeAsync().ConfigureAwait(false); // a standby holds no connection while it waits
                 await Task.Delay(_options.RelayStandbyInterval, stoppingToken).ConfigureAwait(false);
                 return;
             }
         }
+        await using var owned = connection;
+        // A producer per leadership term: one that hit a fatal error is replaced with the term.
+        using var producer = BuildProducer();
         IsLeader = true;
         Log.BecameLeader(logger);
         try
         {
             // Deleting a published row need not wait for the disk: were the delete lost in a crash,
-            // the row would be published again and the receivers' inboxes would absorb it.
-            await using (var listen = new NpgsqlCommand($"LISTEN {Outbox.Channel}; SET synchronous_commit = off", connection))
-                await listen.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
+            // the row would be published again and the receivers' inboxes would absorb it. The
+            // keepalives end a dead leader's session (and free its lock) in about a minute, not hours.
+            await using (var prepare = new NpgsqlCommand(
+                $"LISTEN {Outbox.Channel}; SET synchronous_commit = off; SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3",
+                connection))
+                await prepare.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
 
             // Npgsql hands a notification that arrives while a command runs to this event, not
             // to a later WaitAsync; the flag keeps such a wake-up from being lost.
@@ -111,11 +118,12 @@ internal sealed partial class OutboxRelay(
         finally
         {
             IsLeader = false;
+            producer.Flush(TimeSpan.FromSeconds(5));
             if (connection.State == System.Data.ConnectionState.Open)
             {
-                // Pooled connections keep session state: give the lock back before returning it.
-                await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock_all(); UNLISTEN *", connection);
-                await unlock.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+                // Pooled connections keep session state: give back the lock and the settings.
+                await using var reset = new NpgsqlCommand("SELECT pg_advisory_unlock_all(); UNLISTEN *; RESET synchronous_commit", connection);
+                await reset.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
             }
         }
     }
@@ -127,14 +135,21 @@ internal sealed partial class OutboxRelay(
         Interlocked.Exchange(ref _oldestPendingTicks, rows.Count == 0 ? 0 : rows[0].CreatedAt.UtcTicks);
         if (rows.Count == 0) return 0;
 
-        var deliveries = new Task<DeliveryReport<string, byte[]>>[rows.Count];
-        for (var i = 0; i < rows.Count; i++) deliveries[i] = Produce(producer, rows[i]);
+        // Produce in id order, stopping at the first row the producer refuses outright, so that
+        // no later message of its key reaches the broker before it.
+        var deliveries = new List<Task<DeliveryReport<string, byte[]>>>(rows.Count);
+        foreach (var row in rows)
+        {
+            var delivery = Produce(producer, row);
+            deliveries.Add(delivery);
+            if (delivery.IsFaulted) break;
+        }
         await Task.WhenAll(deliveries.Select(d => d.ContinueWith(_ => { }, TaskScheduler.Default))).ConfigureAwait(false);
 
         // Delete only the prefix that was acknowledged: a failed row and everything after it is
         // published again, in order, rather than letting a later message of a key overtake it.
         var delivered = 0;
-        while (delivered < rows.Count && deliveries[delivered].IsCompletedSuccessfully && deliveries[delivered].Result.Error.Code == ErrorCode.NoError)
+        while (delivered < deliveries.Count && deliveries[delivered].IsCompletedSuccessfully && deliveries[delivered].Result.Error.Code == ErrorCode.NoError)
             delivered++;
         if (delivered > 0)
         {
@@ -143,13 +158,37 @@ internal sealed partial class OutboxRelay(
             await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             MessagingTelemetry.Sent.Add(delivered);
         }
-        if (delivered < rows.Count)
+        if (delivered == rows.Count) return delivered;
+
+        var failed = rows[delivered];
+        var failure = deliveries[delivered];
+        var error = failure.IsFaulted
+            ? (failure.Exception!.GetBaseException() as KafkaException)?.Error ?? new Error(ErrorCode.Local_Fail, failure.Exception!.GetBaseException().Message)
+            : failure.Result.Error;
+        if (IsPermanent(error))
         {
-            var failure = deliveries[delivered];
-            var reason = failure.IsFaulted ? failure.Exception!.GetBaseException().Message : failure.Result.Error.Reason;
-            throw new KafkaException(new Error(ErrorCode.Local_Fail, $"Publishing outbox row {rows[delivered].Id} to {rows[delivered].Topic} failed: {reason}"));
+            // Retrying a row the broker will never take would hold up the whole outbox.
+            await ParkAsync(connection, failed.Id, error, cancellationToken).ConfigureAwait(false);
+            Log.Parked(logger, failed.Id, failed.Topic, error.Reason);
+            return delivered + 1;
         }
-        return delivered;
+        throw new KafkaException(new Error(error.Code, $"Publishing outbox row {failed.Id} to {failed.Topic} failed: {error.Reason}", error.IsFatal));
+    }
+
+    /// <summary>Errors no retry can cure: the message or topic itself is unacceptable to the broker.</summary>
+    private static bool IsPermanent(Error error) => error.Code is
+        ErrorCode.MsgSizeTooLarge or ErrorCode.InvalidMsgSize or ErrorCode.InvalidMsg
+        or ErrorCode.TopicException or ErrorCode.TopicAuthorizationFailed or ErrorCode.Local_InvalidArg or ErrorCode.InvalidRecord;
+
+    private static async Task ParkAsync(NpgsqlConnection connection, long id, Error error, CancellationToken cancellationToken)
+    {
+        await using var park = new NpgsqlCommand("""
+            WITH moved AS (DELETE FROM messaging.outbox WHERE id = $1 RETURNING *)
+            INSERT INTO messaging.outbox_parked SELECT moved.*, $2, now() FROM moved
+            """, connection);
+        park.Parameters.Add(new() { Value = id });
+        park.Parameters.Add(new() { Value = $"{error.Code}: {error.Reason}" });
+        await park.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private static Task<DeliveryReport<string, byte[]>> Produce(IProducer<string, byte[]> producer, Row row)
@@ -168,9 +207,9 @@ internal sealed partial class OutboxRelay(
             if (row.MessageType is not null) activity.SetTag(MessagingTelemetry.MessageType, row.MessageType);
         }
 
-        var message = new Message<string, byte[]> { Key = row.Key, Value = row.Payload, Headers = BuildHeaders(row, activity) };
         try
         {
+            var message = new Message<string, byte[]> { Key = row.Key, Value = row.Payload, Headers = BuildHeaders(row, activity) };
             producer.Produce(row.Topic, message, report =>
             {
                 if (activity is not null)
@@ -183,7 +222,7 @@ internal sealed partial class OutboxRelay(
                 completion.TrySetResult(report);
             });
         }
-        catch (Exception ex) when (ex is ProduceException<string, byte[]> or KafkaException or ArgumentException)
+        catch (Exception ex) when (ex is ProduceException<string, byte[]> or KafkaException or ArgumentException or JsonException)
         {
             activity.RecordError(ex);
             activity?.Stop();
@@ -271,5 +310,8 @@ internal sealed partial class OutboxRelay(
 
         [LoggerMessage(EventId = 1202, Level = LogLevel.Warning, Message = "Kafka producer {Client}: {Message}")]
         public static partial void KafkaClient(ILogger logger, string client, string message);
+
+        [LoggerMessage(EventId = 1203, Level = LogLevel.Error, Message = "Outbox row {Id} for {Topic} can never be published ({Reason}); it was moved to messaging.outbox_parked")]
+        public static partial void Parked(ILogger logger, long id, string topic, string reason);
     }
 }
