@@ -54,7 +54,8 @@ test_all() {
   dotnet build "$sln" -c "${CONFIGURATION:-Debug}" --nologo -v q -clp:NoSummary
   local log; log=$(mktemp)
   local status=0
-  dotnet test "$sln" -c "${CONFIGURATION:-Debug}" --no-build --nologo "${filter[@]}" \
+  # One test assembly at a time: the end-to-end tests run four services, and two cores are all we have.
+  dotnet test "$sln" -c "${CONFIGURATION:-Debug}" --no-build --nologo -m:1 "${filter[@]}" \
     --results-directory artifacts/test-results --logger "trx" "$@" 2>&1 | tee "$log" || status=$?
   # One closing line with the totals of every test assembly.
   awk '/(Passed|Failed)!  - Failed:/ {
@@ -70,7 +71,7 @@ command=${1:-help}
 case "$command" in
   run)
     bash eng/bootstrap.sh
-    exec dotnet run --project SagaAspire.DevHost -c "${CONFIGURATION:-Debug}" -- "$@" ;;
+    exec dotnet run --project SagaAspire.DevHost -c "${CONFIGURATION:-Debug}" -- --configuration "${CONFIGURATION:-Debug}" "$@" ;;
   test) test_all "$@" ;;
   build) build "$@" ;;
   bootstrap) bash eng/bootstrap.sh ;;

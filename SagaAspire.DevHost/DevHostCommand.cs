@@ -4,17 +4,13 @@ using SagaAspire.Embedded;
 namespace SagaAspire.DevHost;
 
 /// <summary>
-/// The container-free host: starts the infrastructure an Aspire AppHost would provision and prints
-/// the configuration the services read.
+/// The container-free host: PostgreSQL and the Kafka-protocol broker (or the ones you name), then
+/// the four services as separate processes, each with the configuration an Aspire AppHost would
+/// inject. Ctrl+C stops everything; if the host itself is killed, its children die with it.
 /// </summary>
 internal static class DevHostCommand
 {
-    /// <summary>Databases, one per service, named as the AppHost's database resources.</summary>
-    public static readonly string[] Databases = ["orders", "orchestrator", "inventory", "payment"];
-
-    /// <summary>The saga's topics and their dead-letter topics.</summary>
-    public static readonly string[] Topics =
-        ["orders", "inventory.commands", "inventory.events", "payments.commands", "payment.events", "orchestrator.events"];
+    private static readonly Lock ConsoleGate = new();
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -25,7 +21,7 @@ internal static class DevHostCommand
         }
         catch (ArgumentException ex)
         {
-            await Console.Error.WriteLineAsync($"devhost: {ex.Message}\n\n{DevHostOptions.Usage}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"devhost: {ex.Message}\n\n{DevHostOptions.Usage}");
             return 2;
         }
         if (options.Help)
@@ -47,32 +43,28 @@ internal static class DevHostCommand
             if (options.Reset && Directory.Exists(options.DataDirectory))
             {
                 Directory.Delete(options.DataDirectory, recursive: true);
-                Console.WriteLine($"Reset: removed {options.DataDirectory}");
+                Say($"Reset: removed {options.DataDirectory}");
             }
 
-            Console.WriteLine("Starting PostgreSQL ...");
-            await using var postgres = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions
+            await using var system = await SagaSystem.StartAsync(new SagaSystemOptions
             {
-                DataDirectory = options.DataDirectory, Port = options.PostgresPort,
-            }, stop.Token).ConfigureAwait(false);
-            foreach (var database in Databases) await postgres.CreateDatabaseAsync(database, stop.Token).ConfigureAwait(false);
-
-            Console.WriteLine("Starting the embedded Kafka-protocol broker (in memory, for development only) ...");
-            using var kafka = EmbeddedKafka.Start(new EmbeddedKafkaOptions
-            {
+                DataDirectory = options.DataDirectory,
+                PostgresPort = options.PostgresPort,
                 Partitions = options.Partitions,
-                Topics = [.. Topics, .. Topics.Select(t => t + ".dlq")],
-            });
+                KafkaBootstrapServers = options.Kafka,
+                PostgresConnectionString = options.Postgres,
+                Configuration = options.Configuration,
+                Output = options.Quiet ? null : (service, line) => Say($"{service,-12}| {line}"),
+            }, Say, stop.Token);
 
-            PrintEnvironment(postgres, kafka, options);
-            Console.WriteLine("Press Ctrl+C to stop.");
-            await Task.Delay(Timeout.Infinite, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
-            Console.WriteLine("Stopping ...");
+            PrintTable(system, options);
+            await Task.Delay(Timeout.Infinite, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+            Say("Stopping ...");
             return 0;
         }
-        catch (EmbeddedInfrastructureException ex)
+        catch (Exception ex) when (ex is EmbeddedInfrastructureException or DevHostException)
         {
-            await Console.Error.WriteLineAsync($"devhost: {ex.Message}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"devhost: {ex.Message}");
             return 1;
         }
         catch (OperationCanceledException)
@@ -81,16 +73,36 @@ internal static class DevHostCommand
         }
     }
 
-    private static void PrintEnvironment(EmbeddedPostgres postgres, EmbeddedKafka kafka, DevHostOptions options)
+    private static void PrintTable(SagaSystem system, DevHostOptions options)
     {
-        Console.WriteLine();
-        Console.WriteLine($"PostgreSQL  127.0.0.1:{postgres.Port.ToString(CultureInfo.InvariantCulture)}  data in {options.DataDirectory}");
-        Console.WriteLine($"Kafka       {kafka.BootstrapServers}  ({options.Partitions} partitions per topic, in memory)");
-        Console.WriteLine();
-        Console.WriteLine("The configuration a service receives (as the Aspire AppHost would inject it):");
-        Console.WriteLine($"  ConnectionStrings__kafka={kafka.BootstrapServers}");
-        foreach (var database in Databases)
-            Console.WriteLine($"  ConnectionStrings__{database}={postgres.ConnectionString(database)}");
-        Console.WriteLine();
+        var order = system.Service("order").Url;
+        var lines = new List<string>
+        {
+            "",
+            "SagaAspire is running.",
+            "",
+            $"  {"order API",-22} {order}/orders",
+            $"  {"orchestrator (sagas)",-22} {system.Service("orchestrator").Url}/sagas",
+            $"  {"inventory",-22} {system.Service("inventory").Url}/inventory",
+            $"  {"payment",-22} {system.Service("payment").Url}/payments",
+            $"  {"Kafka",-22} {system.KafkaBootstrapServers}{(system.EmbeddedKafka is null ? "" : $"  (embedded, in memory, {options.Partitions.ToString(CultureInfo.InvariantCulture)} partitions per topic)")}",
+            $"  {"PostgreSQL",-22} {(system.EmbeddedPostgres is { } pg ? $"127.0.0.1:{pg.Port.ToString(CultureInfo.InvariantCulture)}  (data in {pg.DataDirectory})" : "the server you named")}",
+            "",
+            "Place an order:",
+            $"  curl -si {order}/orders -H 'Content-Type: application/json' \\",
+            "    -d '{\"orderId\":\"o-1001\",\"sku\":\"ABC\",\"quantity\":2,\"amount\":149.99,\"currency\":\"USD\"}'",
+            "Then follow it:",
+            $"  curl -s {order}/orders/o-1001",
+            $"  curl -s '{system.Service("orchestrator").Url}/sagas?orderId=o-1001'",
+            "",
+            "Press Ctrl+C to stop.",
+            "",
+        };
+        Say(string.Join(Environment.NewLine, lines));
+    }
+
+    private static void Say(string line)
+    {
+        lock (ConsoleGate) Console.WriteLine(line);
     }
 }

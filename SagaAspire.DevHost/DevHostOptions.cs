@@ -12,7 +12,14 @@ internal sealed record DevHostOptions
           --reset             delete the data folder first and start from empty databases
           --postgres-port <n> PostgreSQL port on 127.0.0.1 (default: a free port)
           --partitions <n>    partitions per Kafka topic (default: 4)
+          --kafka <servers>   use this Kafka cluster (host:port[,host:port]) instead of the embedded broker
+          --postgres <conn>   use this PostgreSQL server (Npgsql connection string) instead of a local one
+          --configuration <c> build configuration of the services to run (default: Debug)
+          --quiet             do not stream the services' logs
           --help              this text
+
+        The environment variables ConnectionStrings__kafka and ConnectionStrings__postgres are
+        read as --kafka and --postgres when those are not given.
         """;
 
     public string DataDirectory { get; init; } = Path.GetFullPath(Path.Combine(".devhost", "postgres"));
@@ -20,6 +27,10 @@ internal sealed record DevHostOptions
     public int PostgresPort { get; init; }
     public int Partitions { get; init; } = 4;
     public bool Help { get; init; }
+    public string? Kafka { get; init; } = Environment.GetEnvironmentVariable("ConnectionStrings__kafka");
+    public string? Postgres { get; init; } = Environment.GetEnvironmentVariable("ConnectionStrings__postgres");
+    public string Configuration { get; init; } = "Debug";
+    public bool Quiet { get; init; }
 
     public static DevHostOptions Parse(IReadOnlyList<string> args)
     {
@@ -32,6 +43,10 @@ internal sealed record DevHostOptions
                 "--reset" => options with { Reset = true },
                 "--postgres-port" => options with { PostgresPort = Number(args, ref i, 1, 65535) },
                 "--partitions" => options with { Partitions = Number(args, ref i, 1, 1000) },
+                "--kafka" => options with { Kafka = Value(args, ref i) },
+                "--postgres" => options with { Postgres = Value(args, ref i) },
+                "--configuration" or "-c" => options with { Configuration = Value(args, ref i) },
+                "--quiet" => options with { Quiet = true },
                 "--help" or "-h" => options with { Help = true },
                 var unknown => throw new ArgumentException($"unknown option '{unknown}'"),
             };

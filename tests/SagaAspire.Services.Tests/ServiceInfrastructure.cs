@@ -17,6 +17,10 @@ public sealed class ServiceInfrastructure : IAsyncLifetime
         Kafka = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Topics = [.. Topics.All, .. Topics.All.Select(t => t + ".dlq")] });
     }
 
+    /// <summary>A broker of its own, for a test that must see only its own messages on the saga's topics.</summary>
+    public static EmbeddedKafka PrivateBroker() =>
+        EmbeddedKafka.Start(new EmbeddedKafkaOptions { Topics = [.. Topics.All, .. Topics.All.Select(t => t + ".dlq")] });
+
     public async Task DisposeAsync()
     {
         Kafka.Dispose();
@@ -24,15 +28,17 @@ public sealed class ServiceInfrastructure : IAsyncLifetime
     }
 
     /// <summary>A service in-process on its own fresh database, with everything else real.</summary>
-    public async Task<WebApplicationFactory<TEntry>> ServiceAsync<TEntry>(string connectionName, IDictionary<string, string?>? settings = null) where TEntry : class
+    public async Task<WebApplicationFactory<TEntry>> ServiceAsync<TEntry>(string connectionName, IDictionary<string, string?>? settings = null,
+        EmbeddedKafka? kafka = null) where TEntry : class
     {
+        kafka ??= Kafka;
         var database = $"{connectionName}_{Guid.NewGuid():N}"[..30];
         await Postgres.CreateDatabaseAsync(database);
         var connectionString = Postgres.ConnectionString(database);
         return new WebApplicationFactory<TEntry>().WithWebHostBuilder(web =>
         {
             web.UseSetting($"ConnectionStrings:{connectionName}", connectionString);
-            web.UseSetting("ConnectionStrings:kafka", Kafka.BootstrapServers);
+            web.UseSetting("ConnectionStrings:kafka", kafka.BootstrapServers);
             web.UseSetting("Messaging:SessionTimeoutMs", "6000");
             web.UseSetting("Logging:LogLevel:Default", "Warning");
             foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) web.UseSetting(key, value);

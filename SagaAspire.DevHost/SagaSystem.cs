@@ -1,0 +1,209 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using SagaAspire.Embedded;
+
+namespace SagaAspire.DevHost;
+
+/// <summary>How to run the whole system without containers.</summary>
+public sealed record SagaSystemOptions
+{
+    /// <summary>Repository root (holds SagaAspire.sln); found from the working folder or the DevHost's own location when null.</summary>
+    public string? RepositoryRoot { get; init; }
+
+    /// <summary>Build configuration whose service binaries to run.</summary>
+    public string Configuration { get; init; } = "Debug";
+
+    /// <summary>PostgreSQL data folder; null for a temporary one.</summary>
+    public string? DataDirectory { get; init; }
+
+    public int PostgresPort { get; init; }
+    public int Partitions { get; init; } = 4;
+
+    /// <summary>Existing Kafka bootstrap servers to use instead of the embedded broker.</summary>
+    public string? KafkaBootstrapServers { get; init; }
+
+    /// <summary>An existing PostgreSQL server (an Npgsql connection string, any database) instead of the embedded one.</summary>
+    public string? PostgresConnectionString { get; init; }
+
+    /// <summary>Where services send telemetry (OTLP), if anywhere.</summary>
+    public string? OtlpEndpoint { get; init; }
+    public string OtlpProtocol { get; init; } = "http/protobuf";
+
+    /// <summary>Extra settings for every service (configuration keys in environment-variable form).</summary>
+    public IReadOnlyDictionary<string, string?> Settings { get; init; } = new Dictionary<string, string?>();
+
+    /// <summary>Receives each line a service writes, with the service's name.</summary>
+    public Action<string, string>? Output { get; init; }
+
+    public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromSeconds(90);
+}
+
+/// <summary>
+/// The four services as separate processes, on PostgreSQL and Kafka, with exactly the
+/// configuration an Aspire AppHost would inject (<c>ConnectionStrings__*</c>,
+/// <c>services__*__http__0</c>, <c>OTEL_*</c>, <c>ASPNETCORE_URLS</c>). Used by the DevHost and by
+/// the end-to-end tests.
+/// </summary>
+public sealed class SagaSystem : IAsyncDisposable
+{
+    /// <summary>The services in start order, with the database each owns (the AppHost's resource names).</summary>
+    public static readonly (string Name, string Database, string Project)[] Services =
+    [
+        ("inventory", "inventory", "SagaAspire.Inventory"),
+        ("payment", "payment", "SagaAspire.Payment"),
+        ("orchestrator", "orchestrator", "SagaAspire.Orchestrator"),
+        ("order", "orders", "SagaAspire.Order"),
+    ];
+
+    private readonly List<ServiceProcess> _services = [];
+    private EmbeddedPostgres? _postgres;
+    private EmbeddedKafka? _kafka;
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
+
+    private SagaSystem(SagaSystemOptions options) => Options = options;
+
+    public SagaSystemOptions Options { get; }
+    public IReadOnlyList<ServiceProcess> Processes => _services;
+    public string KafkaBootstrapServers { get; private set; } = "";
+    public EmbeddedKafka? EmbeddedKafka => _kafka;
+    public EmbeddedPostgres? EmbeddedPostgres => _postgres;
+    public IReadOnlyDictionary<string, string> DatabaseConnectionStrings { get; private set; } = new Dictionary<string, string>();
+
+    public ServiceProcess Service(string name) => _services.Single(s => s.Name == name);
+
+    public static async Task<SagaSystem> StartAsync(SagaSystemOptions options, Action<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var system = new SagaSystem(options);
+        try
+        {
+            await system.StartInfrastructureAsync(progress, cancellationToken);
+            await system.StartServicesAsync(progress, cancellationToken);
+            return system;
+        }
+        catch
+        {
+            await system.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartInfrastructureAsync(Action<string>? progress, CancellationToken cancellationToken)
+    {
+        if (Options.PostgresConnectionString is { } external)
+        {
+            progress?.Invoke("Using the PostgreSQL server from the given connection string ...");
+            var baseline = new Npgsql.NpgsqlConnectionStringBuilder(external);
+            DatabaseConnectionStrings = Services.ToDictionary(s => s.Database, s => new Npgsql.NpgsqlConnectionStringBuilder(baseline.ConnectionString) { Database = s.Database }.ConnectionString);
+            await CreateDatabasesAsync(baseline.ConnectionString, cancellationToken);
+        }
+        else
+        {
+            progress?.Invoke("Starting PostgreSQL ...");
+            _postgres = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { DataDirectory = Options.DataDirectory, Port = Options.PostgresPort }, cancellationToken);
+            foreach (var (_, database, _) in Services) await _postgres.CreateDatabaseAsync(database, cancellationToken);
+            DatabaseConnectionStrings = Services.ToDictionary(s => s.Database, s => _postgres.ConnectionString(s.Database));
+        }
+
+        if (Options.KafkaBootstrapServers is { } servers)
+        {
+            progress?.Invoke($"Using the Kafka cluster at {servers} ...");
+            KafkaBootstrapServers = servers;
+        }
+        else
+        {
+            progress?.Invoke("Starting the embedded Kafka-protocol broker (in memory, for development only) ...");
+            _kafka = EmbeddedKafka.Start(new EmbeddedKafkaOptions
+            {
+                Partitions = Options.Partitions,
+                Topics = [.. Contracts.Topics.All, .. Contracts.Topics.All.Select(t => t + ".dlq")],
+            });
+            KafkaBootstrapServers = _kafka.BootstrapServers;
+        }
+    }
+
+    private static async Task CreateDatabasesAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        foreach (var (_, database, _) in Services)
+        {
+            await using var exists = new Npgsql.NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", connection) { Parameters = { new() { Value = database } } };
+            if (await exists.ExecuteScalarAsync(cancellationToken) is not null) continue;
+            await using var create = new Npgsql.NpgsqlCommand($"CREATE DATABASE \"{database}\"", connection);
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    private async Task StartServicesAsync(Action<string>? progress, CancellationToken cancellationToken)
+    {
+        var root = Options.RepositoryRoot ?? FindRepositoryRoot();
+        var urls = Services.ToDictionary(s => s.Name, _ => $"http://127.0.0.1:{FreePort().ToString(CultureInfo.InvariantCulture)}");
+        foreach (var (name, database, project) in Services)
+        {
+            var assembly = Path.Combine(root, "services", name, "bin", Options.Configuration, "net10.0", project + ".dll");
+            var service = new ServiceProcess(new ServiceDefinition(name, database, assembly), urls[name], Environment(name, database, urls), Options.Output);
+            _services.Add(service);
+        }
+
+        progress?.Invoke("Starting the services: " + string.Join(", ", _services.Select(s => s.Name)) + " ...");
+        foreach (var service in _services) await service.StartAsync();
+        await Task.WhenAll(_services.Select(s => s.WaitHealthyAsync(_http, Options.HealthTimeout, cancellationToken)));
+    }
+
+    /// <summary>Exactly what the Aspire AppHost injects, plus the caller's extra settings.</summary>
+    private Dictionary<string, string?> Environment(string name, string database, IReadOnlyDictionary<string, string> urls)
+    {
+        var environment = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings__kafka"] = KafkaBootstrapServers,
+            [$"ConnectionStrings__{database}"] = DatabaseConnectionStrings[database],
+            ["ASPNETCORE_URLS"] = urls[name],
+            ["ASPNETCORE_ENVIRONMENT"] = "Development",
+            ["OTEL_SERVICE_NAME"] = name,
+            ["OTEL_RESOURCE_ATTRIBUTES"] = $"service.instance.id={name}-{Guid.NewGuid():N}",
+            ["Logging__Console__FormatterName"] = "simple",
+            ["Logging__Console__FormatterOptions__SingleLine"] = "true",
+        };
+        foreach (var (other, url) in urls) environment[$"services__{other}__http__0"] = url;
+        if (Options.OtlpEndpoint is not null)
+        {
+            environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = Options.OtlpEndpoint;
+            environment["OTEL_EXPORTER_OTLP_PROTOCOL"] = Options.OtlpProtocol;
+        }
+        if (_kafka is not null)
+        {
+            // The embedded broker holds each fetch for its full wait (a real broker answers at
+            // once), and a consumer that died holds its partitions for a whole session.
+            environment["Kafka__Consumer__fetch.wait.max.ms"] = "5";
+            environment["Messaging__SessionTimeoutMs"] = "6000";
+        }
+        foreach (var (key, value) in Options.Settings) environment[key] = value;
+        return environment;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Task.WhenAll(_services.Select(s => s.StopAsync()));
+        _kafka?.Dispose();
+        if (_postgres is not null) await _postgres.DisposeAsync();
+        _http.Dispose();
+    }
+
+    public static string FindRepositoryRoot()
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
+                if (File.Exists(Path.Combine(directory.FullName, "SagaAspire.sln"))) return directory.FullName;
+        }
+        throw new DevHostException("Cannot find the SagaAspire repository (SagaAspire.sln) above the current folder; run the DevHost from the repository.");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

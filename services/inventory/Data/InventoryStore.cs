@@ -1,0 +1,146 @@
+using System.Text.Json;
+using Npgsql;
+using SagaAspire.Contracts;
+using SagaAspire.Inventory.Apis;
+using SagaAspire.Messaging;
+
+namespace SagaAspire.Inventory.Data;
+
+/// <summary>The stored statuses of a reservation.</summary>
+internal static class ReservationStatus
+{
+    public const string Reserved = "reserved";
+    public const string Released = "released";
+    public const string Committed = "committed";
+    public const string Rejected = "rejected";
+}
+
+/// <summary>A saga's reservation as stored.</summary>
+internal sealed record Reservation(string Status, IReadOnlyList<StockLine> Lines);
+
+/// <summary>Which way a stock movement shifts units between available, reserved and sold.</summary>
+internal enum StockMove
+{
+    Reserve,
+    Release,
+    Commit,
+}
+
+/// <summary>Products and reservations in the inventory database.</summary>
+internal sealed class InventoryStore(NpgsqlDataSource dataSource)
+{
+    private const string Columns = "sku, name, available, reserved, sold";
+
+    public async Task<IReadOnlyList<ProductView>> ListAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM products ORDER BY sku");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var products = new List<ProductView>();
+        while (await reader.ReadAsync(cancellationToken)) products.Add(Read(reader));
+        return products;
+    }
+
+    public async Task<ProductView?> GetAsync(string sku, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM products WHERE sku = $1");
+        command.Parameters.Add(new() { Value = sku });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+    }
+
+    private static ProductView Read(NpgsqlDataReader reader) =>
+        new(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetInt32(3), reader.GetInt32(4));
+
+    // What follows runs inside the transaction of the command being handled.
+
+    /// <summary>
+    /// Holds the saga until the transaction ends. One saga's commands arrive in order on one
+    /// partition, but two replicas can overlap for a moment in a rebalance; the lock keeps a
+    /// release from slipping in between a reservation's check and its insert.
+    /// </summary>
+    public static async Task LockSagaAsync(MessageContext context, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", context.Connection, context.Transaction);
+        command.Parameters.Add(new() { Value = context.Envelope.SagaId });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public static async Task<Reservation?> FindReservationAsync(MessageContext context, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT status, lines::text FROM reservations WHERE saga_id = $1", context.Connection, context.Transaction);
+        command.Parameters.Add(new() { Value = context.Envelope.SagaId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken)) return null;
+        return new Reservation(reader.GetString(0), JsonSerializer.Deserialize(reader.GetString(1), InventoryJson.Default.IReadOnlyListStockLine)!);
+    }
+
+    /// <summary>
+    /// Locks the products in SKU order, so reservations of overlapping products queue up instead of
+    /// deadlocking, and answers how many units of each are available. Unknown SKUs are absent.
+    /// </summary>
+    public static async Task<Dictionary<string, int>> LockProductsAsync(MessageContext context, IEnumerable<string> skus, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT sku, available FROM products WHERE sku = ANY($1) ORDER BY sku FOR UPDATE",
+            context.Connection, context.Transaction);
+        command.Parameters.Add(new() { Value = skus.Distinct(StringComparer.Ordinal).ToArray() });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var available = new Dictionary<string, int>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken)) available[reader.GetString(0)] = reader.GetInt32(1);
+        return available;
+    }
+
+    /// <summary>
+    /// Moves the lines' units, locking their products in SKU order first (again, harmlessly, after a
+    /// reservation's check). The table's checks refuse anything that would go below zero.
+    /// </summary>
+    public static async Task MoveStockAsync(MessageContext context, IReadOnlyList<StockLine> lines, StockMove move, CancellationToken cancellationToken)
+    {
+        if (lines.Count == 0) return;
+        await LockProductsAsync(context, lines.Select(l => l.Sku), cancellationToken);
+        await using var command = new NpgsqlCommand(MoveSql(move), context.Connection, context.Transaction);
+        command.Parameters.Add(new() { Value = lines.Select(l => l.Sku).ToArray() });
+        command.Parameters.Add(new() { Value = lines.Select(l => l.Quantity).ToArray() });
+        var moved = await command.ExecuteNonQueryAsync(cancellationToken);
+        if (moved != lines.Count)
+            throw new InvalidOperationException($"{move} of saga {context.Envelope.SagaId} found {moved} of its {lines.Count} products; a product was removed while stock was held.");
+    }
+
+    private static string MoveSql(StockMove move) => move switch
+    {
+        StockMove.Reserve => """
+            UPDATE products AS p SET available = p.available - l.quantity, reserved = p.reserved + l.quantity
+            FROM unnest($1::text[], $2::integer[]) AS l(sku, quantity) WHERE p.sku = l.sku
+            """,
+        StockMove.Release => """
+            UPDATE products AS p SET reserved = p.reserved - l.quantity, available = p.available + l.quantity
+            FROM unnest($1::text[], $2::integer[]) AS l(sku, quantity) WHERE p.sku = l.sku
+            """,
+        StockMove.Commit => """
+            UPDATE products AS p SET reserved = p.reserved - l.quantity, sold = p.sold + l.quantity
+            FROM unnest($1::text[], $2::integer[]) AS l(sku, quantity) WHERE p.sku = l.sku
+            """,
+        _ => throw new ArgumentOutOfRangeException(nameof(move), move, null),
+    };
+
+    /// <summary>Records the saga's reservation. The saga lock makes this the only one for the saga.</summary>
+    public static async Task InsertReservationAsync(MessageContext context, string orderId, string status, IReadOnlyList<StockLine> lines, string? reason,
+        CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            "INSERT INTO reservations (saga_id, order_id, status, lines, reason) VALUES ($1, $2, $3, $4::jsonb, $5)", context.Connection, context.Transaction);
+        command.Parameters.Add(new() { Value = context.Envelope.SagaId });
+        command.Parameters.Add(new() { Value = orderId });
+        command.Parameters.Add(new() { Value = status });
+        command.Parameters.Add(new() { Value = JsonSerializer.Serialize(lines, InventoryJson.Default.IReadOnlyListStockLine) });
+        command.Parameters.Add(new() { Value = (object?)reason ?? DBNull.Value });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public static async Task SetStatusAsync(MessageContext context, string status, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("UPDATE reservations SET status = $2, updated_at = now() WHERE saga_id = $1", context.Connection, context.Transaction);
+        command.Parameters.Add(new() { Value = context.Envelope.SagaId });
+        command.Parameters.Add(new() { Value = status });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

@@ -1,0 +1,44 @@
+using SagaAspire.Contracts;
+using SagaAspire.Inventory.Data;
+using SagaAspire.Inventory.Domain;
+using SagaAspire.Messaging;
+
+namespace SagaAspire.Inventory.Handlers;
+
+/// <summary>Reserves every line of an order, or nothing; a saga is answered the same way every time it asks.</summary>
+internal sealed class ReserveInventoryHandler(CatalogSeeder catalog, ILogger<ReserveInventoryHandler> logger) : IMessageHandler<ReserveInventory>
+{
+    public const string AlreadyReleased = "the saga's reservation was already released";
+
+    public async Task HandleAsync(ReserveInventory message, MessageContext context, CancellationToken cancellationToken)
+    {
+        await catalog.Seeded.WaitAsync(cancellationToken);
+        await InventoryStore.LockSagaAsync(context, cancellationToken);
+        var sagaId = context.Envelope.SagaId;
+
+        if (await InventoryStore.FindReservationAsync(context, cancellationToken) is { } existing)
+        {
+            InventoryLog.Repeated(logger, nameof(ReserveInventory), sagaId, existing.Status);
+            // A reserve that arrives after the release (late, or resent) must never take stock the saga gave up.
+            context.Send(Topics.InventoryEvents, existing.Status is ReservationStatus.Reserved or ReservationStatus.Committed
+                ? new InventoryReserved(message.OrderId)
+                : new InventoryReservationFailed(message.OrderId, AlreadyReleased));
+            return;
+        }
+
+        var available = await InventoryStore.LockProductsAsync(context, message.Lines.Select(l => l.Sku), cancellationToken);
+        var verdict = StockDecision.Decide(message.Lines, available);
+        if (verdict.Refusal is { } refusal)
+        {
+            await InventoryStore.InsertReservationAsync(context, message.OrderId, ReservationStatus.Rejected, message.Lines, refusal, cancellationToken);
+            InventoryLog.Refused(logger, sagaId, message.OrderId, refusal);
+            context.Send(Topics.InventoryEvents, new InventoryReservationFailed(message.OrderId, refusal));
+            return;
+        }
+
+        await InventoryStore.MoveStockAsync(context, verdict.Reserve, StockMove.Reserve, cancellationToken);
+        await InventoryStore.InsertReservationAsync(context, message.OrderId, ReservationStatus.Reserved, verdict.Reserve, null, cancellationToken);
+        InventoryLog.Reserved(logger, sagaId, message.OrderId, verdict.Reserve.Sum(l => l.Quantity), verdict.Reserve.Count);
+        context.Send(Topics.InventoryEvents, new InventoryReserved(message.OrderId));
+    }
+}
