@@ -24,8 +24,9 @@ public static partial class ChildProcesses
                 {
                     started.SetResult(Process.Start(info) ?? throw new InvalidOperationException($"{info.FileName} did not start"));
                 }
-                catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
+                catch (Exception ex)
                 {
+                    // Whatever went wrong belongs to the caller; the spawner thread must live on.
                     started.SetException(ex);
                 }
             }

@@ -57,7 +57,10 @@ public sealed class EmbeddedKafka : IDisposable
         Set(conf, "log_level", "3", error);
         var client = LibrdKafka.rd_kafka_new(LibrdKafka.ProducerType, conf, error, (nuint)error.Length);
         if (client == IntPtr.Zero)
+        {
+            LibrdKafka.rd_kafka_conf_destroy(conf); // rd_kafka_new takes the configuration only when it succeeds
             throw new EmbeddedInfrastructureException($"librdkafka could not create the mock cluster's host handle: {Text(error)}");
+        }
 
         var cluster = LibrdKafka.rd_kafka_mock_cluster_new(client, options.Brokers);
         if (cluster == IntPtr.Zero)

@@ -146,9 +146,11 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         var initdb = await ChildProcesses.StartAsync(Path.Combine(_binDirectory, "initdb"),
             ["-D", DataDirectory, "-U", Superuser, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-instructions", "--no-sync"],
             RunAsUser).ConfigureAwait(false);
-        var output = await initdb.StandardOutput.ReadToEndAsync(cancellationToken).ConfigureAwait(false)
-            + await initdb.StandardError.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
+        // Both pipes at once: reading one to its end first can deadlock on the other.
+        var stdout = initdb.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = initdb.StandardError.ReadToEndAsync(cancellationToken);
         await initdb.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        var output = await stdout.ConfigureAwait(false) + await stderr.ConfigureAwait(false);
         if (initdb.ExitCode != 0)
             throw new InvalidOperationException($"initdb failed for {DataDirectory} (exit {initdb.ExitCode}):\n{output}");
     }

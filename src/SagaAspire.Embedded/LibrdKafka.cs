@@ -43,6 +43,9 @@ internal static partial class LibrdKafka
     [LibraryImport(Library)]
     public static partial IntPtr rd_kafka_conf_new();
 
+    [LibraryImport(Library)]
+    public static partial void rd_kafka_conf_destroy(IntPtr conf);
+
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int rd_kafka_conf_set(IntPtr conf, string name, string value, byte[] errstr, nuint errstrSize);
 
