@@ -31,12 +31,14 @@ internal static class DevHostCommand
         }
 
         using var stop = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
+        ConsoleCancelEventHandler onCtrlC = (_, e) =>
         {
             e.Cancel = true;
             stop.Cancel();
         };
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
+        EventHandler onExit = (_, _) => stop.Cancel(); // SIGTERM
+        Console.CancelKeyPress += onCtrlC;
+        AppDomain.CurrentDomain.ProcessExit += onExit;
 
         try
         {
@@ -50,6 +52,7 @@ internal static class DevHostCommand
             {
                 DataDirectory = options.DataDirectory,
                 PostgresPort = options.PostgresPort,
+                BasePort = options.BasePort,
                 Partitions = options.Partitions,
                 KafkaBootstrapServers = options.Kafka,
                 PostgresConnectionString = options.Postgres,
@@ -70,6 +73,11 @@ internal static class DevHostCommand
         catch (OperationCanceledException)
         {
             return 130;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCtrlC;
+            AppDomain.CurrentDomain.ProcessExit -= onExit;
         }
     }
 

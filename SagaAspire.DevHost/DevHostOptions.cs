@@ -11,6 +11,7 @@ internal sealed record DevHostOptions
           --data <dir>        PostgreSQL data folder (default: .devhost/postgres, kept between runs)
           --reset             delete the data folder first and start from empty databases
           --postgres-port <n> PostgreSQL port on 127.0.0.1 (default: a free port)
+          --base-port <n>     order, orchestrator, inventory, payment on n, n+1, n+2, n+3 (default: 5080; 0: any free ports)
           --partitions <n>    partitions per Kafka topic (default: 4)
           --kafka <servers>   use this Kafka cluster (host:port[,host:port]) instead of the embedded broker
           --postgres <conn>   use this PostgreSQL server (Npgsql connection string) instead of a local one
@@ -26,6 +27,7 @@ internal sealed record DevHostOptions
     public bool Reset { get; init; }
     public int PostgresPort { get; init; }
     public int Partitions { get; init; } = 4;
+    public int BasePort { get; init; } = 5080;
     public bool Help { get; init; }
     public string? Kafka { get; init; } = Environment.GetEnvironmentVariable("ConnectionStrings__kafka");
     public string? Postgres { get; init; } = Environment.GetEnvironmentVariable("ConnectionStrings__postgres");
@@ -43,6 +45,7 @@ internal sealed record DevHostOptions
                 "--reset" => options with { Reset = true },
                 "--postgres-port" => options with { PostgresPort = Number(args, ref i, 1, 65535) },
                 "--partitions" => options with { Partitions = Number(args, ref i, 1, 1000) },
+                "--base-port" => options with { BasePort = Number(args, ref i, 0, 65532) },
                 "--kafka" => options with { Kafka = Value(args, ref i) },
                 "--postgres" => options with { Postgres = Value(args, ref i) },
                 "--configuration" or "-c" => options with { Configuration = Value(args, ref i) },

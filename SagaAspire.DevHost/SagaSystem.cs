@@ -18,6 +18,9 @@ public sealed record SagaSystemOptions
     public string? DataDirectory { get; init; }
 
     public int PostgresPort { get; init; }
+
+    /// <summary>First of four consecutive ports for order, orchestrator, inventory and payment; 0 takes any free ports.</summary>
+    public int BasePort { get; init; }
     public int Partitions { get; init; } = 4;
 
     /// <summary>Existing Kafka bootstrap servers to use instead of the embedded broker.</summary>
@@ -138,7 +141,7 @@ public sealed class SagaSystem : IAsyncDisposable
     private async Task StartServicesAsync(Action<string>? progress, CancellationToken cancellationToken)
     {
         var root = Options.RepositoryRoot ?? FindRepositoryRoot();
-        var urls = Services.ToDictionary(s => s.Name, _ => $"http://127.0.0.1:{FreePort().ToString(CultureInfo.InvariantCulture)}");
+        var urls = Services.ToDictionary(s => s.Name, s => $"http://127.0.0.1:{PortFor(s.Name).ToString(CultureInfo.InvariantCulture)}");
         foreach (var (name, database, project) in Services)
         {
             var assembly = Path.Combine(root, "services", name, "bin", Options.Configuration, "net10.0", project + ".dll");
@@ -198,6 +201,25 @@ public sealed class SagaSystem : IAsyncDisposable
                 if (File.Exists(Path.Combine(directory.FullName, "SagaAspire.sln"))) return directory.FullName;
         }
         throw new DevHostException("Cannot find the SagaAspire repository (SagaAspire.sln) above the current folder; run the DevHost from the repository.");
+    }
+
+    /// <summary>The order in which services take ports from <see cref="SagaSystemOptions.BasePort"/> (as the .http files expect).</summary>
+    private static readonly string[] PortOrder = ["order", "orchestrator", "inventory", "payment"];
+
+    private int PortFor(string service)
+    {
+        if (Options.BasePort == 0) return FreePort();
+        var port = Options.BasePort + Array.IndexOf(PortOrder, service);
+        try
+        {
+            using var probe = new TcpListener(IPAddress.Loopback, port);
+            probe.Start();
+        }
+        catch (SocketException)
+        {
+            throw new DevHostException($"Port {port} (for {service}) is taken; another SagaAspire may be running. Stop it, or choose other ports with --base-port <n> (0 for any free ports).");
+        }
+        return port;
     }
 
     private static int FreePort()
