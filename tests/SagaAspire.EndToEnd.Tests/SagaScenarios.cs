@@ -154,3 +154,28 @@ public sealed class a_service_killed_mid_saga(SagaSystemFixture system)
         }
     }
 }
+
+[Collection(SagaSystemCollection.Name)]
+public sealed class while_the_broker_is_down(SagaSystemFixture system)
+{
+    [Fact]
+    public async Task orders_are_still_accepted_and_their_sagas_run_once_it_is_back()
+    {
+        var kafka = system.System.EmbeddedKafka!;
+        kafka.SetBrokerUp(1, up: false);
+        JsonElement accepted;
+        try
+        {
+            accepted = await system.PlaceAsync(SagaSystemFixture.Order("ABC", customerId: "c-outage"));
+            await Task.Delay(2000);
+            (await system.Orders.GetFromJsonAsync<JsonElement>($"/orders/{accepted.GetProperty("orderId").GetString()}"))
+                .GetProperty("status").GetString().ShouldBe("Pending", "the saga cannot start without the broker");
+        }
+        finally
+        {
+            kafka.SetBrokerUp(1, up: true);
+        }
+        var order = await system.WaitForOutcomeAsync(accepted.GetProperty("orderId").GetString()!, seconds: 120);
+        order.GetProperty("status").GetString().ShouldBe("Approved", "the outbox carried the order to the saga");
+    }
+}
