@@ -53,6 +53,7 @@ internal static class DevHostCommand
                 DataDirectory = options.DataDirectory,
                 PostgresPort = options.PostgresPort,
                 BasePort = options.BasePort,
+                Replicas = options.Replicas,
                 Partitions = options.Partitions,
                 KafkaBootstrapServers = options.Kafka,
                 PostgresConnectionString = options.Postgres,
@@ -83,16 +84,18 @@ internal static class DevHostCommand
 
     private static void PrintTable(SagaSystem system, DevHostOptions options)
     {
+        IEnumerable<string> Replicas(string title, string service, string path) =>
+            system.Replicas(service).Select(p => $"  {(p.Label == service ? title : $"{title} #{p.Label[(p.Label.LastIndexOf('-') + 1)..]}"),-22} {p.Url}{path}");
         var order = system.Service("order").Url;
-        var lines = new List<string>
-        {
+        List<string> lines =
+        [
             "",
             "SagaAspire is running.",
             "",
-            $"  {"order API",-22} {order}/orders",
-            $"  {"orchestrator (sagas)",-22} {system.Service("orchestrator").Url}/sagas",
-            $"  {"inventory",-22} {system.Service("inventory").Url}/inventory",
-            $"  {"payment",-22} {system.Service("payment").Url}/payments",
+            .. Replicas("order API", "order", "/orders"),
+            .. Replicas("orchestrator (sagas)", "orchestrator", "/sagas"),
+            .. Replicas("inventory", "inventory", "/inventory"),
+            .. Replicas("payment", "payment", "/payments"),
             $"  {"Kafka",-22} {system.KafkaBootstrapServers}{(system.EmbeddedKafka is null ? "" : $"  (embedded, in memory, {options.Partitions.ToString(CultureInfo.InvariantCulture)} partitions per topic)")}",
             $"  {"PostgreSQL",-22} {(system.EmbeddedPostgres is { } pg ? $"127.0.0.1:{pg.Port.ToString(CultureInfo.InvariantCulture)}  (data in {pg.DataDirectory})" : "the server you named")}",
             "",
@@ -105,7 +108,7 @@ internal static class DevHostCommand
             "",
             "Press Ctrl+C to stop.",
             "",
-        };
+        ];
         Say(string.Join(Environment.NewLine, lines));
     }
 

@@ -12,6 +12,7 @@ internal sealed record DevHostOptions
           --reset             delete the data folder first and start from empty databases
           --postgres-port <n> PostgreSQL port on 127.0.0.1 (default: a free port)
           --base-port <n>     order, orchestrator, inventory, payment on n, n+1, n+2, n+3 (default: 5080; 0: any free ports)
+          --replicas <n>      run every service n times; or --replicas <service>=<n>, repeatable
           --partitions <n>    partitions per Kafka topic (default: 4)
           --kafka <servers>   use this Kafka cluster (host:port[,host:port]) instead of the embedded broker
           --postgres <conn>   use this PostgreSQL server (Npgsql connection string) instead of a local one
@@ -28,6 +29,7 @@ internal sealed record DevHostOptions
     public int PostgresPort { get; init; }
     public int Partitions { get; init; } = 4;
     public int BasePort { get; init; } = 5080;
+    public IReadOnlyDictionary<string, int> Replicas { get; init; } = new Dictionary<string, int>();
     public bool Help { get; init; }
     public string? Kafka { get; init; } = Environment.GetEnvironmentVariable("ConnectionStrings__kafka");
     public string? Postgres { get; init; } = Environment.GetEnvironmentVariable("ConnectionStrings__postgres");
@@ -46,6 +48,7 @@ internal sealed record DevHostOptions
                 "--postgres-port" => options with { PostgresPort = Number(args, ref i, 1, 65535) },
                 "--partitions" => options with { Partitions = Number(args, ref i, 1, 1000) },
                 "--base-port" => options with { BasePort = Number(args, ref i, 0, 65532) },
+                "--replicas" => options with { Replicas = WithReplicas(options.Replicas, Value(args, ref i)) },
                 "--kafka" => options with { Kafka = Value(args, ref i) },
                 "--postgres" => options with { Postgres = Value(args, ref i) },
                 "--configuration" or "-c" => options with { Configuration = Value(args, ref i) },
@@ -55,6 +58,23 @@ internal sealed record DevHostOptions
             };
         }
         return options;
+    }
+
+    private static readonly string[] ServiceNames = ["order", "orchestrator", "inventory", "payment"];
+
+    private static Dictionary<string, int> WithReplicas(IReadOnlyDictionary<string, int> current, string text)
+    {
+        var replicas = new Dictionary<string, int>(current);
+        var (names, count) = text.Split('=') switch
+        {
+            [var n] => (ServiceNames, n),
+            [var service, var n] when ServiceNames.Contains(service) => (new[] { service }, n),
+            _ => throw new ArgumentException($"--replicas takes n or service=n with a service among {string.Join(", ", ServiceNames)}, not '{text}'"),
+        };
+        if (!int.TryParse(count, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number is < 1 or > 8)
+            throw new ArgumentException($"--replicas must be a whole number from 1 to 8, not '{count}'");
+        foreach (var name in names) replicas[name] = number;
+        return replicas;
     }
 
     private static string Value(IReadOnlyList<string> args, ref int i) =>

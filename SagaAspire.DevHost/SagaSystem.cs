@@ -19,8 +19,14 @@ public sealed record SagaSystemOptions
 
     public int PostgresPort { get; init; }
 
-    /// <summary>First of four consecutive ports for order, orchestrator, inventory and payment; 0 takes any free ports.</summary>
+    /// <summary>
+    /// First of four consecutive ports for order, orchestrator, inventory and payment (further
+    /// replicas continue in blocks of four); 0 takes any free ports.
+    /// </summary>
     public int BasePort { get; init; }
+
+    /// <summary>Processes per service (by service name); a service not named runs once.</summary>
+    public IReadOnlyDictionary<string, int> Replicas { get; init; } = new Dictionary<string, int>();
     public int Partitions { get; init; } = 4;
 
     /// <summary>Existing Kafka bootstrap servers to use instead of the embedded broker.</summary>
@@ -73,7 +79,11 @@ public sealed class SagaSystem : IAsyncDisposable
     public EmbeddedPostgres? EmbeddedPostgres => _postgres;
     public IReadOnlyDictionary<string, string> DatabaseConnectionStrings { get; private set; } = new Dictionary<string, string>();
 
-    public ServiceProcess Service(string name) => _services.Single(s => s.Name == name);
+    /// <summary>The (first) process of a service.</summary>
+    public ServiceProcess Service(string name) => _services.First(s => s.Name == name);
+
+    /// <summary>Every process of a service.</summary>
+    public IEnumerable<ServiceProcess> Replicas(string name) => _services.Where(s => s.Name == name);
 
     public static async Task<SagaSystem> StartAsync(SagaSystemOptions options, Action<string>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -141,34 +151,40 @@ public sealed class SagaSystem : IAsyncDisposable
     private async Task StartServicesAsync(Action<string>? progress, CancellationToken cancellationToken)
     {
         var root = Options.RepositoryRoot ?? FindRepositoryRoot();
-        var urls = Services.ToDictionary(s => s.Name, s => $"http://127.0.0.1:{PortFor(s.Name).ToString(CultureInfo.InvariantCulture)}");
+        var urls = Services.ToDictionary(s => s.Name, s => Enumerable.Range(0, Options.Replicas.GetValueOrDefault(s.Name, 1))
+            .Select(replica => $"http://127.0.0.1:{PortFor(s.Name, replica).ToString(CultureInfo.InvariantCulture)}").ToList());
         foreach (var (name, database, project) in Services)
         {
             var assembly = Path.Combine(root, "services", name, "bin", Options.Configuration, "net10.0", project + ".dll");
-            var service = new ServiceProcess(new ServiceDefinition(name, database, assembly), urls[name], Environment(name, database, urls), Options.Output);
-            _services.Add(service);
+            for (var replica = 0; replica < urls[name].Count; replica++)
+            {
+                var label = urls[name].Count == 1 ? name : $"{name}-{replica + 1}";
+                _services.Add(new ServiceProcess(new ServiceDefinition(name, database, assembly), label, urls[name][replica],
+                    Environment(name, label, database, urls[name][replica], urls), Options.Output));
+            }
         }
 
-        progress?.Invoke("Starting the services: " + string.Join(", ", _services.Select(s => s.Name)) + " ...");
+        progress?.Invoke("Starting the services: " + string.Join(", ", _services.Select(s => s.Label)) + " ...");
         foreach (var service in _services) await service.StartAsync();
         await Task.WhenAll(_services.Select(s => s.WaitHealthyAsync(_http, Options.HealthTimeout, cancellationToken)));
     }
 
     /// <summary>Exactly what the Aspire AppHost injects, plus the caller's extra settings.</summary>
-    private Dictionary<string, string?> Environment(string name, string database, IReadOnlyDictionary<string, string> urls)
+    private Dictionary<string, string?> Environment(string name, string label, string database, string url, IReadOnlyDictionary<string, List<string>> urls)
     {
         var environment = new Dictionary<string, string?>
         {
             ["ConnectionStrings__kafka"] = KafkaBootstrapServers,
             [$"ConnectionStrings__{database}"] = DatabaseConnectionStrings[database],
-            ["ASPNETCORE_URLS"] = urls[name],
+            ["ASPNETCORE_URLS"] = url,
             ["ASPNETCORE_ENVIRONMENT"] = "Development",
             ["OTEL_SERVICE_NAME"] = name,
-            ["OTEL_RESOURCE_ATTRIBUTES"] = $"service.instance.id={name}-{Guid.NewGuid():N}",
+            ["OTEL_RESOURCE_ATTRIBUTES"] = $"service.instance.id={label}-{Guid.NewGuid():N}",
             ["Logging__Console__FormatterName"] = "simple",
             ["Logging__Console__FormatterOptions__SingleLine"] = "true",
         };
-        foreach (var (other, url) in urls) environment[$"services__{other}__http__0"] = url;
+        foreach (var (other, addresses) in urls)
+            for (var i = 0; i < addresses.Count; i++) environment[$"services__{other}__http__{i.ToString(CultureInfo.InvariantCulture)}"] = addresses[i];
         if (Options.OtlpEndpoint is not null)
         {
             environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = Options.OtlpEndpoint;
@@ -206,10 +222,10 @@ public sealed class SagaSystem : IAsyncDisposable
     /// <summary>The order in which services take ports from <see cref="SagaSystemOptions.BasePort"/> (as the .http files expect).</summary>
     private static readonly string[] PortOrder = ["order", "orchestrator", "inventory", "payment"];
 
-    private int PortFor(string service)
+    private int PortFor(string service, int replica)
     {
         if (Options.BasePort == 0) return FreePort();
-        var port = Options.BasePort + Array.IndexOf(PortOrder, service);
+        var port = Options.BasePort + Array.IndexOf(PortOrder, service) + PortOrder.Length * replica;
         try
         {
             using var probe = new TcpListener(IPAddress.Loopback, port);

@@ -14,9 +14,10 @@ public sealed class ServiceProcess : IAsyncDisposable
     private readonly Action<string, string>? _output;
     private Process? _process;
 
-    public ServiceProcess(ServiceDefinition definition, string url, IReadOnlyDictionary<string, string?> environment, Action<string, string>? output)
+    public ServiceProcess(ServiceDefinition definition, string label, string url, IReadOnlyDictionary<string, string?> environment, Action<string, string>? output)
     {
         Definition = definition;
+        Label = label;
         Url = url;
         Environment = environment;
         _output = output;
@@ -24,6 +25,9 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public ServiceDefinition Definition { get; }
     public string Name => Definition.Name;
+
+    /// <summary>The name, with the replica's number when the service runs more than once.</summary>
+    public string Label { get; }
     public string Url { get; }
     public IReadOnlyDictionary<string, string?> Environment { get; }
     public bool IsRunning => _process is { HasExited: false };
@@ -49,7 +53,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         while (clock.Elapsed < timeout)
         {
             if (_process is null || _process.HasExited)
-                throw new DevHostException($"{Name} exited during start-up (exit code {_process?.ExitCode}). Its last lines:\n{RecentOutput()}");
+                throw new DevHostException($"{Label} exited during start-up (exit code {_process?.ExitCode}). Its last lines:\n{RecentOutput()}");
             try
             {
                 using var response = await http.GetAsync(new Uri(new Uri(Url), "/health"), cancellationToken);
@@ -61,7 +65,7 @@ public sealed class ServiceProcess : IAsyncDisposable
             }
             await Task.Delay(200, cancellationToken);
         }
-        throw new DevHostException($"{Name} did not become healthy within {timeout.TotalSeconds:0} s at {Url}/health. Its last lines:\n{RecentOutput()}");
+        throw new DevHostException($"{Label} did not become healthy within {timeout.TotalSeconds:0} s at {Url}/health. Its last lines:\n{RecentOutput()}");
     }
 
     /// <summary>Stops the service: SIGTERM for a graceful shutdown, SIGKILL when <paramref name="kill"/> or after a grace period.</summary>
@@ -103,7 +107,7 @@ public sealed class ServiceProcess : IAsyncDisposable
             _recent.Enqueue(line);
             while (_recent.Count > 40) _recent.Dequeue();
         }
-        _output?.Invoke(Name, line);
+        _output?.Invoke(Label, line);
     }
 }
 
