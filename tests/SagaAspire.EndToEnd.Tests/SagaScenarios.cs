@@ -1,133 +1,28 @@
-using System.Net;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
+using SagaAspire.Scenarios;
 
 namespace SagaAspire.EndToEnd.Tests;
 
-[Collection(SagaSystemCollection.Name)]
-public sealed class an_order_whose_every_step_succeeds(SagaSystemFixture system)
-{
-    [Fact]
-    public async Task is_approved_its_stock_sold_and_its_payment_charged()
-    {
-        var before = await system.StockAsync("ABC");
-        var accepted = await system.PlaceAsync(SagaSystemFixture.Order("ABC", quantity: 2, unitPrice: 74.99m));
-        var orderId = accepted.GetProperty("orderId").GetString()!;
-        var sagaId = accepted.GetProperty("sagaId").GetString()!;
-        accepted.GetProperty("status").GetString().ShouldBe("Pending");
-
-        var order = await system.WaitForOutcomeAsync(orderId);
-        order.GetProperty("status").GetString().ShouldBe("Approved");
-
-        var saga = await system.SagaAsync(sagaId);
-        saga.GetProperty("saga").GetProperty("status").GetString().ShouldBe("Completed");
-        saga.GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("status").GetString()).ShouldAllBe(s => s == "Completed");
-        var after = await system.StockAsync("ABC");
-        (after.Sold - before.Sold).ShouldBe(2);
-        after.Reserved.ShouldBe(before.Reserved);
-        var payment = await system.Payment.GetFromJsonAsync<JsonElement>($"/payments/{sagaId}");
-        payment.GetProperty("status").GetString().ShouldBe("charged");
-        payment.GetProperty("amount").GetDecimal().ShouldBe(149.98m);
-    }
-
-    [Fact]
-    public async Task the_seed_designs_body_works_unchanged()
-    {
-        var orderId = $"o-{Random.Shared.Next(100_000, 999_999)}";
-        using var response = await system.Orders.PostAsync("/orders", new StringContent(
-            $$"""{"orderId":"{{orderId}}","sku":"ABC","quantity":2,"amount":149.99,"currency":"USD"}""", Encoding.UTF8, "application/json"));
-        response.StatusCode.ShouldBe(HttpStatusCode.Accepted);
-        response.Headers.Location!.ToString().ShouldBe($"/orders/{orderId}");
-        (await system.WaitForOutcomeAsync(orderId)).GetProperty("status").GetString().ShouldBe("Approved");
-    }
-}
+// The shared scenarios, on the DevHost.
 
 [Collection(SagaSystemCollection.Name)]
-public sealed class when_payment_is_declined(SagaSystemFixture system)
-{
-    [Fact]
-    public async Task releases_the_reserved_stock_and_rejects_the_order()
-    {
-        var before = await system.StockAsync("ABC");
-        var accepted = await system.PlaceAsync(SagaSystemFixture.Order("ABC", quantity: 3, customerId: "declined-7"));
-        var order = await system.WaitForOutcomeAsync(accepted.GetProperty("orderId").GetString()!);
-
-        order.GetProperty("status").GetString().ShouldBe("Rejected");
-        order.GetProperty("reason").GetString()!.ShouldContain("declined");
-        var saga = await system.SagaAsync(accepted.GetProperty("sagaId").GetString()!);
-        saga.GetProperty("saga").GetProperty("status").GetString().ShouldBe("Failed");
-        var outcomes = saga.GetProperty("timeline").EnumerateArray().Select(t => $"{t.GetProperty("step").GetString()}:{t.GetProperty("outcome").GetString()}").ToList();
-        outcomes.ShouldContain("payment:failed");
-        outcomes.ShouldContain("inventory:compensated");
-        outcomes.IndexOf("inventory:compensated").ShouldBeGreaterThan(outcomes.IndexOf("payment:failed"));
-        (await system.StockAsync("ABC")).ShouldBe(before, "every reserved unit is back");
-    }
-}
+public sealed class an_order_whose_every_step_succeeds_on_the_devhost(SagaSystemFixture host) : an_order_whose_every_step_succeeds(host.Saga);
 
 [Collection(SagaSystemCollection.Name)]
-public sealed class when_the_stock_cannot_be_reserved(SagaSystemFixture system)
-{
-    [Fact]
-    public async Task an_unknown_sku_rejects_the_order_with_nothing_to_compensate()
-    {
-        var accepted = await system.PlaceAsync(SagaSystemFixture.Order("NO-SUCH-SKU"));
-        var order = await system.WaitForOutcomeAsync(accepted.GetProperty("orderId").GetString()!);
-        order.GetProperty("status").GetString().ShouldBe("Rejected");
-        order.GetProperty("reason").GetString()!.ShouldContain("NO-SUCH-SKU");
-        var saga = await system.SagaAsync(accepted.GetProperty("sagaId").GetString()!);
-        saga.GetProperty("timeline").EnumerateArray().ShouldNotContain(t => t.GetProperty("outcome").GetString() == "compensation requested");
-    }
-
-    [Fact]
-    public async Task insufficient_stock_rejects_the_order()
-    {
-        var accepted = await system.PlaceAsync(SagaSystemFixture.Order("ABC", quantity: 10_000));
-        var order = await system.WaitForOutcomeAsync(accepted.GetProperty("orderId").GetString()!);
-        order.GetProperty("status").GetString().ShouldBe("Rejected");
-        order.GetProperty("reason").GetString()!.ShouldContain("ABC");
-    }
-}
+public sealed class when_payment_is_declined_on_the_devhost(SagaSystemFixture host) : when_payment_is_declined(host.Saga);
 
 [Collection(SagaSystemCollection.Name)]
-public sealed class the_same_idempotency_key_twice(SagaSystemFixture system)
-{
-    [Fact]
-    public async Task gives_one_order()
-    {
-        var key = Guid.NewGuid().ToString();
-        var body = SagaSystemFixture.Order("ABC", customerId: "c-idem");
-        var first = await system.PlaceAsync(body, key);
-        var second = await system.PlaceAsync(body, key);
-        second.GetProperty("orderId").GetString().ShouldBe(first.GetProperty("orderId").GetString());
-
-        using var other = new HttpRequestMessage(HttpMethod.Post, "/orders") { Content = JsonContent.Create(SagaSystemFixture.Order("ABC", quantity: 5)) };
-        other.Headers.Add("Idempotency-Key", key);
-        (await system.Orders.SendAsync(other)).StatusCode.ShouldBe(HttpStatusCode.UnprocessableEntity);
-
-        var orders = await system.Orders.GetFromJsonAsync<JsonElement>("/orders?pageSize=500");
-        orders.GetProperty("items").EnumerateArray().Count(o => o.GetProperty("customerId").GetString() == "c-idem").ShouldBe(1);
-    }
-}
+public sealed class when_the_stock_cannot_be_reserved_on_the_devhost(SagaSystemFixture host) : when_the_stock_cannot_be_reserved(host.Saga);
 
 [Collection(SagaSystemCollection.Name)]
-public sealed class many_concurrent_orders_for_scarce_stock(SagaSystemFixture system)
-{
-    [Fact]
-    public async Task sell_exactly_the_stock_and_never_below_zero()
-    {
-        var start = await system.StockAsync(SagaSystemFixture.LimitedSku);
-        start.Available.ShouldBe(50);
+public sealed class the_same_idempotency_key_twice_on_the_devhost(SagaSystemFixture host) : the_same_idempotency_key_twice(host.Saga);
 
-        var accepted = await Task.WhenAll(Enumerable.Range(0, 200).Select(i =>
-            system.PlaceAsync(SagaSystemFixture.Order(SagaSystemFixture.LimitedSku, customerId: $"rush-{i}"))));
-        var outcomes = await Task.WhenAll(accepted.Select(a => system.WaitForOutcomeAsync(a.GetProperty("orderId").GetString()!, seconds: 180)));
+[Collection(SagaSystemCollection.Name)]
+public sealed class many_concurrent_orders_for_scarce_stock_on_the_devhost(SagaSystemFixture host) : many_concurrent_orders_for_scarce_stock(host.Saga);
 
-        outcomes.Count(o => o.GetProperty("status").GetString() == "Approved").ShouldBe(50);
-        outcomes.Count(o => o.GetProperty("status").GetString() == "Rejected").ShouldBe(150);
-        (await system.StockAsync(SagaSystemFixture.LimitedSku)).ShouldBe((0, 0, 50));
-    }
-}
+// Scenarios that need to kill processes and take the broker down: the DevHost's control over
+// its own processes and its embedded broker makes them possible here.
 
 [Collection(SagaSystemCollection.Name)]
 public sealed class a_service_killed_mid_saga(SagaSystemFixture system)
@@ -139,13 +34,13 @@ public sealed class a_service_killed_mid_saga(SagaSystemFixture system)
         await payment.StopAsync(kill: true);
         try
         {
-            var accepted = await system.PlaceAsync(SagaSystemFixture.Order("ABC", customerId: "c-crash"));
+            var accepted = await system.Saga.PlaceAsync(SagaClient.Order("ABC", customerId: "c-crash"));
             var sagaId = accepted.GetProperty("sagaId").GetString()!;
             await Task.Delay(4000); // the saga reserves stock, then waits on the dead payment service
-            (await system.SagaAsync(sagaId)).GetProperty("saga").GetProperty("currentStep").GetString().ShouldBe("payment");
+            (await system.Saga.SagaAsync(sagaId)).GetProperty("saga").GetProperty("currentStep").GetString().ShouldBe("payment");
 
             await payment.StartAsync();
-            var order = await system.WaitForOutcomeAsync(accepted.GetProperty("orderId").GetString()!, seconds: 90);
+            var order = await system.Saga.WaitForOutcomeAsync(accepted.GetProperty("orderId").GetString()!, seconds: 90);
             order.GetProperty("status").GetString().ShouldBe("Approved");
         }
         finally
@@ -166,16 +61,16 @@ public sealed class while_the_broker_is_down(SagaSystemFixture system)
         JsonElement accepted;
         try
         {
-            accepted = await system.PlaceAsync(SagaSystemFixture.Order("ABC", customerId: "c-outage"));
+            accepted = await system.Saga.PlaceAsync(SagaClient.Order("ABC", customerId: "c-outage"));
             await Task.Delay(2000);
-            (await system.Orders.GetFromJsonAsync<JsonElement>($"/orders/{accepted.GetProperty("orderId").GetString()}"))
+            (await system.Saga.Orders.GetFromJsonAsync<JsonElement>($"/orders/{accepted.GetProperty("orderId").GetString()}"))
                 .GetProperty("status").GetString().ShouldBe("Pending", "the saga cannot start without the broker");
         }
         finally
         {
             kafka.SetBrokerUp(1, up: true);
         }
-        var order = await system.WaitForOutcomeAsync(accepted.GetProperty("orderId").GetString()!, seconds: 120);
+        var order = await system.Saga.WaitForOutcomeAsync(accepted.GetProperty("orderId").GetString()!, seconds: 120);
         order.GetProperty("status").GetString().ShouldBe("Approved", "the outbox carried the order to the saga");
     }
 }

@@ -1,25 +1,20 @@
-using System.Net.Http.Json;
 using System.Reflection;
-using System.Text.Json;
 using SagaAspire.DevHost;
+using SagaAspire.Scenarios;
 
 namespace SagaAspire.EndToEnd.Tests;
 
 /// <summary>
-/// The whole system for the end-to-end scenarios: PostgreSQL, the Kafka-protocol broker and the
-/// four services as separate processes, started through the DevHost with short saga timeouts.
+/// The whole system for the end-to-end scenarios, through the DevHost: PostgreSQL, the
+/// Kafka-protocol broker and the four services as separate processes, with short saga timeouts.
 /// Each scenario owns its orders (fresh ids), so one system serves them all.
 /// </summary>
-public sealed class SagaSystemFixture : IAsyncLifetime
+public sealed class SagaSystemFixture : IAsyncLifetime, ISagaHost
 {
-    public const string LimitedSku = "LIMITED";
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly Dictionary<string, HttpClient> _clients = [];
 
     public SagaSystem System { get; private set; } = null!;
-    public HttpClient Orders { get; private set; } = null!;
-    public HttpClient Orchestrator { get; private set; } = null!;
-    public HttpClient Inventory { get; private set; } = null!;
-    public HttpClient Payment { get; private set; } = null!;
+    public SagaClient Saga { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
@@ -34,53 +29,19 @@ public sealed class SagaSystemFixture : IAsyncLifetime
                 ["Logging__LogLevel__Default"] = "Warning",
             },
         });
-        Orders = Client("order");
-        Orchestrator = Client("orchestrator");
-        Inventory = Client("inventory");
-        Payment = Client("payment");
+        foreach (var service in SagaSystem.Services)
+            _clients[service.Name] = new HttpClient { BaseAddress = new Uri(System.Service(service.Name).Url), Timeout = TimeSpan.FromSeconds(30) };
+        Saga = new SagaClient(this);
     }
 
-    public async Task DisposeAsync()
+    public HttpClient Client(string service) => _clients[service];
+
+    async Task IAsyncLifetime.DisposeAsync() => await DisposeAsync();
+
+    public async ValueTask DisposeAsync()
     {
-        foreach (var client in new[] { Orders, Orchestrator, Inventory, Payment }) client?.Dispose();
+        foreach (var client in _clients.Values) client.Dispose();
         if (System is not null) await System.DisposeAsync();
-    }
-
-    private HttpClient Client(string service) => new() { BaseAddress = new Uri(System.Service(service).Url), Timeout = TimeSpan.FromSeconds(30) };
-
-    public static object Order(string sku = "ABC", int quantity = 1, decimal unitPrice = 10m, string customerId = "c-1", string currency = "USD") =>
-        new { customerId, currency, items = new[] { new { sku, quantity, unitPrice } } };
-
-    public async Task<JsonElement> PlaceAsync(object body, string? idempotencyKey = null)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/orders") { Content = JsonContent.Create(body) };
-        if (idempotencyKey is not null) request.Headers.Add("Idempotency-Key", idempotencyKey);
-        using var response = await Orders.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        ((int)response.StatusCode).ShouldBe(202, text);
-        return JsonDocument.Parse(text).RootElement.Clone();
-    }
-
-    /// <summary>Waits until the order is Approved or Rejected.</summary>
-    public async Task<JsonElement> WaitForOutcomeAsync(string orderId, int seconds = 60)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        JsonElement order = default;
-        while (DateTime.UtcNow < deadline)
-        {
-            order = await Orders.GetFromJsonAsync<JsonElement>($"/orders/{orderId}", Json);
-            if (order.GetProperty("status").GetString() != "Pending") return order;
-            await Task.Delay(200);
-        }
-        throw new TimeoutException($"Order {orderId} is still {order.GetProperty("status")} after {seconds}s");
-    }
-
-    public async Task<JsonElement> SagaAsync(string sagaId) => await Orchestrator.GetFromJsonAsync<JsonElement>($"/sagas/{sagaId}", Json);
-
-    public async Task<(int Available, int Reserved, int Sold)> StockAsync(string sku)
-    {
-        var product = await Inventory.GetFromJsonAsync<JsonElement>($"/inventory/{sku}", Json);
-        return (product.GetProperty("available").GetInt32(), product.GetProperty("reserved").GetInt32(), product.GetProperty("sold").GetInt32());
     }
 }
 
