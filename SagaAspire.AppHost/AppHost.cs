@@ -8,8 +8,8 @@ var kafka = builder.AddKafka("kafka")
     .WithKafkaUI();
 
 var postgres = builder.AddPostgres("postgres");
-if (builder.Configuration.GetValue("SagaAspire:PersistData", false)) postgres.WithDataVolume();
-if (builder.Configuration.GetValue("SagaAspire:PgAdmin", false)) postgres.WithPgAdmin();
+if (IsSet("SagaAspire:PersistData")) postgres.WithDataVolume();
+if (IsSet("SagaAspire:PgAdmin")) postgres.WithPgAdmin();
 
 // Resource names must be unique and the orchestrator's database would clash with the orchestrator
 // itself, so databases are "<name>-db" resources, handed to each service under its own name.
@@ -42,3 +42,5 @@ builder.AddProject<Projects.SagaAspire_Order>("order")
     .WithHttpHealthCheck("/health");
 
 builder.Build().Run();
+
+bool IsSet(string option) => bool.TryParse(builder.Configuration[option], out var on) && on;
