@@ -16,7 +16,7 @@ internal static class ReservationStatus
 }
 
 /// <summary>A saga's reservation as stored.</summary>
-internal sealed record Reservation(string Status, IReadOnlyList<StockLine> Lines);
+internal sealed record Reservation(string Status, IReadOnlyList<StockLine> Lines, string? Reason);
 
 /// <summary>Which way a stock movement shifts units between available, reserved and sold.</summary>
 internal enum StockMove
@@ -67,11 +67,12 @@ internal sealed class InventoryStore(NpgsqlDataSource dataSource)
 
     public static async Task<Reservation?> FindReservationAsync(MessageContext context, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand("SELECT status, lines::text FROM reservations WHERE saga_id = $1", context.Connection, context.Transaction);
+        await using var command = new NpgsqlCommand("SELECT status, lines::text, reason FROM reservations WHERE saga_id = $1", context.Connection, context.Transaction);
         command.Parameters.Add(new() { Value = context.Envelope.SagaId });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken)) return null;
-        return new Reservation(reader.GetString(0), JsonSerializer.Deserialize(reader.GetString(1), InventoryJson.Default.IReadOnlyListStockLine)!);
+        return new Reservation(reader.GetString(0), JsonSerializer.Deserialize(reader.GetString(1), InventoryJson.Default.IReadOnlyListStockLine)!,
+            reader.IsDBNull(2) ? null : reader.GetString(2));
     }
 
     /// <summary>

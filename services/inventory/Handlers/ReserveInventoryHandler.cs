@@ -20,9 +20,13 @@ internal sealed class ReserveInventoryHandler(CatalogSeeder catalog, ILogger<Res
         {
             InventoryLog.Repeated(logger, nameof(ReserveInventory), sagaId, existing.Status);
             // A reserve that arrives after the release (late, or resent) must never take stock the saga gave up.
-            context.Send(Topics.InventoryEvents, existing.Status is ReservationStatus.Reserved or ReservationStatus.Committed
-                ? new InventoryReserved(message.OrderId)
-                : new InventoryReservationFailed(message.OrderId, AlreadyReleased));
+            // A repeated refusal keeps its original reason.
+            context.Send(Topics.InventoryEvents, existing.Status switch
+            {
+                ReservationStatus.Reserved or ReservationStatus.Committed => new InventoryReserved(message.OrderId),
+                ReservationStatus.Rejected => new InventoryReservationFailed(message.OrderId, existing.Reason ?? AlreadyReleased),
+                _ => new InventoryReservationFailed(message.OrderId, AlreadyReleased),
+            });
             return;
         }
 
