@@ -39,6 +39,15 @@ internal sealed class HopSpans
         return listener;
     }
 
+    /// <summary>Forgets what was recorded so far (the warm-up).</summary>
+    public void Clear()
+    {
+        _publish.Clear();
+        _process.Clear();
+        _outboxWait.Clear();
+        _processing.Clear();
+    }
+
     public void Report()
     {
         var wait = _outboxWait.Order().ToArray();
