@@ -1,5 +1,6 @@
 using System.Reflection;
 using SagaAspire.DevHost;
+using SagaAspire.OtlpReceiver;
 using SagaAspire.Scenarios;
 
 namespace SagaAspire.EndToEnd.Tests;
@@ -16,10 +17,16 @@ public sealed class SagaSystemFixture : IAsyncLifetime, ISagaHost
     public SagaSystem System { get; private set; } = null!;
     public SagaClient Saga { get; private set; } = null!;
 
+    /// <summary>Every span the four services export over OTLP.</summary>
+    public OtlpTraceReceiver Traces { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
+        Traces = await OtlpTraceReceiver.StartAsync();
         System = await SagaSystem.StartAsync(new SagaSystemOptions
         {
+            OtlpEndpoint = Traces.HttpEndpoint.ToString().TrimEnd('/'),
+            OtlpProtocol = "http/protobuf",
             Configuration = typeof(SagaSystemFixture).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug",
             Settings = new Dictionary<string, string?>
             {
@@ -27,6 +34,7 @@ public sealed class SagaSystemFixture : IAsyncLifetime, ISagaHost
                 ["Orchestrator__CompensationTimeout"] = "00:00:03",
                 ["Orchestrator__StepAttempts"] = "5",
                 ["Logging__LogLevel__Default"] = "Warning",
+                ["OTEL_BSP_SCHEDULE_DELAY"] = "500",
             },
         });
         foreach (var service in SagaSystem.Services)
@@ -42,6 +50,7 @@ public sealed class SagaSystemFixture : IAsyncLifetime, ISagaHost
     {
         foreach (var client in _clients.Values) client.Dispose();
         if (System is not null) await System.DisposeAsync();
+        if (Traces is not null) await Traces.DisposeAsync();
     }
 }
 
