@@ -18,6 +18,7 @@ public static class ServiceDefaultsExtensions
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.AddTelemetry();
+        builder.Services.AddProblemDetails();
         builder.Services.AddHealthChecks()
             .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
         return builder;
@@ -25,10 +26,15 @@ public static class ServiceDefaultsExtensions
 
     /// <summary>
     /// Maps <c>/alive</c> (the process answers) and <c>/health</c> (its dependencies are reachable)
-    /// in every environment. Both answer with the status word only, never with internals.
+    /// in every environment, both answering with the status word only, never with internals; and
+    /// turns errors into problem details.
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
+        // Errors are RFC 9457 problem details in every environment: an unexpected exception is a
+        // plain 500 without a stack trace, and empty error answers (404, 405, ...) get a body too.
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
         app.MapHealthChecks(HealthPath);
         app.MapHealthChecks(AlivePath, new HealthCheckOptions { Predicate = r => r.Tags.Contains(LiveTag) });
         return app;

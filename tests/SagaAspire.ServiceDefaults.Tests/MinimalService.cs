@@ -20,7 +20,7 @@ internal sealed class MinimalService : IAsyncDisposable
 
     public static async Task<MinimalService> StartAsync(IDictionary<string, string?> settings, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ApplicationName = "minimal-service" });
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ApplicationName = "minimal-service", EnvironmentName = "Development" });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Configuration.AddInMemoryCollection(settings);
         builder.AddServiceDefaults();
@@ -28,6 +28,7 @@ internal sealed class MinimalService : IAsyncDisposable
         var app = builder.Build();
         app.MapDefaultEndpoints();
         app.MapGet("/hello/{name}", (string name) => $"hello {name}");
+        app.MapGet("/boom", string () => throw new InvalidOperationException("secret internals"));
         await app.StartAsync();
         return new MinimalService(app);
     }
