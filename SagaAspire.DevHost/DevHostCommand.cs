@@ -1,5 +1,6 @@
 using System.Globalization;
 using SagaAspire.Embedded;
+using SagaAspire.OtlpReceiver;
 
 namespace SagaAspire.DevHost;
 
@@ -48,8 +49,14 @@ internal static class DevHostCommand
                 Say($"Reset: removed {options.DataDirectory}");
             }
 
+            // Without an Aspire dashboard, the DevHost receives the services' telemetry itself.
+            await using var traces = options.Otlp is null
+                ? await OtlpTraceReceiver.StartAsync(options.BasePort == 0 ? 0 : options.BasePort + 10, options.BasePort == 0 ? 0 : options.BasePort + 11)
+                : null;
             await using var system = await SagaSystem.StartAsync(new SagaSystemOptions
             {
+                OtlpEndpoint = options.Otlp ?? traces!.HttpEndpoint.ToString().TrimEnd('/'),
+                OtlpProtocol = options.Otlp is null ? "http/protobuf" : options.OtlpProtocol,
                 DataDirectory = options.DataDirectory,
                 PostgresPort = options.PostgresPort,
                 BasePort = options.BasePort,
@@ -61,7 +68,7 @@ internal static class DevHostCommand
                 Output = options.Quiet ? null : (service, line) => Say($"{service,-12}| {line}"),
             }, Say, stop.Token);
 
-            PrintTable(system, options);
+            PrintTable(system, options, traces);
             await Task.Delay(Timeout.Infinite, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
             Say("Stopping ...");
             return 0;
@@ -82,7 +89,7 @@ internal static class DevHostCommand
         }
     }
 
-    private static void PrintTable(SagaSystem system, DevHostOptions options)
+    private static void PrintTable(SagaSystem system, DevHostOptions options, OtlpTraceReceiver? traces)
     {
         IEnumerable<string> Replicas(string title, string service, string path) =>
             system.Replicas(service).Select(p => $"  {(p.Label == service ? title : $"{title} #{p.Label[(p.Label.LastIndexOf('-') + 1)..]}"),-22} {p.Url}{path}");
@@ -97,6 +104,7 @@ internal static class DevHostCommand
             .. Replicas("inventory", "inventory", "/inventory"),
             .. Replicas("payment", "payment", "/payments"),
             $"  {"Kafka",-22} {system.KafkaBootstrapServers}{(system.EmbeddedKafka is null ? "" : $"  (embedded, in memory, {options.Partitions.ToString(CultureInfo.InvariantCulture)} partitions per topic)")}",
+            $"  {"traces",-22} {(traces is null ? $"sent to {options.Otlp}" : $"{traces.HttpEndpoint}traces/<traceId>  (OTLP received here; every order answer carries its traceId)")}",
             $"  {"PostgreSQL",-22} {(system.EmbeddedPostgres is { } pg ? $"127.0.0.1:{pg.Port.ToString(CultureInfo.InvariantCulture)}  (data in {pg.DataDirectory})" : "the server you named")}",
             "",
             "Place an order:",

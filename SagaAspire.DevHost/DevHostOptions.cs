@@ -17,6 +17,8 @@ internal sealed record DevHostOptions
           --kafka <servers>   use this Kafka cluster (host:port[,host:port]) instead of the embedded broker
           --postgres <conn>   use this PostgreSQL server (Npgsql connection string) instead of a local one
           --configuration <c> build configuration of the services to run (default: Debug)
+          --otlp <endpoint>   send the services' telemetry there (an Aspire dashboard, a collector)
+                              instead of receiving traces in the DevHost; with --otlp-protocol grpc|http/protobuf
           --quiet             do not stream the services' logs
           --help              this text
 
@@ -35,6 +37,8 @@ internal sealed record DevHostOptions
     public string? Postgres { get; init; } = Environment.GetEnvironmentVariable("ConnectionStrings__postgres");
     public string Configuration { get; init; } = "Debug";
     public bool Quiet { get; init; }
+    public string? Otlp { get; init; }
+    public string OtlpProtocol { get; init; } = "grpc";
 
     public static DevHostOptions Parse(IReadOnlyList<string> args)
     {
@@ -53,6 +57,8 @@ internal sealed record DevHostOptions
                 "--postgres" => options with { Postgres = Value(args, ref i) },
                 "--configuration" or "-c" => options with { Configuration = Value(args, ref i) },
                 "--quiet" => options with { Quiet = true },
+                "--otlp" => options with { Otlp = Value(args, ref i) },
+                "--otlp-protocol" => options with { OtlpProtocol = Protocol(Value(args, ref i)) },
                 "--help" or "-h" => options with { Help = true },
                 var unknown => throw new ArgumentException($"unknown option '{unknown}'"),
             };
@@ -76,6 +82,9 @@ internal sealed record DevHostOptions
         foreach (var name in names) replicas[name] = number;
         return replicas;
     }
+
+    private static string Protocol(string value) =>
+        value is "grpc" or "http/protobuf" ? value : throw new ArgumentException($"--otlp-protocol is grpc or http/protobuf, not '{value}'");
 
     private static string Value(IReadOnlyList<string> args, ref int i) =>
         ++i < args.Count ? args[i] : throw new ArgumentException($"{args[i - 1]} needs a value");

@@ -117,7 +117,7 @@ internal static class HttpServerSpan
         finally
         {
             var method = context.Request.Method;
-            var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText;
+            var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText is { } raw && raw.Length > 1 ? raw.TrimEnd('/') : null;
             activity.DisplayName = route is null ? method : $"{method} {route}";
             SetIfAbsent(activity, "http.request.method", method);
             SetIfAbsent(activity, "url.path", path.Value);

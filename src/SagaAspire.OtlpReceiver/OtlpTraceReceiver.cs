@@ -51,6 +51,8 @@ public sealed class OtlpTraceReceiver : IAsyncDisposable
         app.MapPost("/v1/metrics", Accept);
         app.MapPost("/v1/logs", Accept);
         app.MapPost(GrpcTracePath, receiver.ReceiveGrpcAsync);
+        app.MapGet("/traces/{traceId}", receiver.GetTrace);
+        app.MapGet("/traces", receiver.ListTraces);
         app.MapPost("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", AcceptGrpc);
         app.MapPost("/opentelemetry.proto.collector.logs.v1.LogsService/Export", AcceptGrpc);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -76,6 +78,33 @@ public sealed class OtlpTraceReceiver : IAsyncDisposable
             await Task.Delay(50).ConfigureAwait(false);
         }
     }
+
+    /// <summary>A trace as a waterfall: its spans in start order, each with its depth below the root.</summary>
+    public IReadOnlyList<WaterfallSpan> Waterfall(string traceId)
+    {
+        var spans = Spans.Where(s => s.TraceId == traceId).ToList();
+        var byId = spans.ToDictionary(s => s.SpanId);
+        var start = spans.Count == 0 ? default : spans.Min(s => s.Start);
+        int Depth(ReceivedSpan span)
+        {
+            var depth = 0;
+            for (var current = span; current.ParentSpanId is { } parent && byId.TryGetValue(parent, out var next) && depth < 256; current = next) depth++;
+            return depth;
+        }
+        return [.. spans.OrderBy(s => s.Start).Select(s => new WaterfallSpan(s.ServiceName, s.Name, s.Kind.ToString(), s.SpanId, s.ParentSpanId,
+            Depth(s), (s.Start - start).TotalMilliseconds, s.Duration.TotalMilliseconds, s.Status.ToString(), s.Attributes))];
+    }
+
+    private IResult GetTrace(string traceId) =>
+        Waterfall(traceId) is { Count: > 0 } spans
+            ? Results.Ok(spans)
+            : Results.Problem(title: "Trace not found", detail: $"No span of trace {traceId} has arrived (yet).", statusCode: StatusCodes.Status404NotFound);
+
+    /// <summary>The most recent traces: their root span and size.</summary>
+    private IResult ListTraces(int limit = 50) =>
+        Results.Ok(Spans.GroupBy(s => s.TraceId)
+            .Select(t => new { traceId = t.Key, root = t.FirstOrDefault(s => s.ParentSpanId is null)?.Name, spans = t.Count(), start = t.Min(s => s.Start), services = t.Select(s => s.ServiceName).Distinct() })
+            .OrderByDescending(t => t.start).Take(Math.Clamp(limit, 1, 500)));
 
     public async ValueTask DisposeAsync()
     {
