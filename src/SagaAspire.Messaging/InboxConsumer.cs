@@ -180,6 +180,14 @@ internal sealed partial class InboxConsumer(
     {
         var started = Stopwatch.GetTimestamp();
         var headers = result.Message.Headers ?? [];
+        // Every log line about this message names its saga and message (trace and span ids come
+        // from the process span below).
+        using var scope = logger.BeginScope(new Dictionary<string, object?>
+        {
+            ["saga.id"] = headers.GetString(MessageHeaders.SagaId),
+            ["messaging.message.id"] = headers.GetString(MessageHeaders.MessageId),
+            ["messaging.destination.name"] = result.Topic,
+        });
         using var activity = MessagingTelemetry.StartProcess(result.Topic, headers.GetString(MessageHeaders.TraceParent), headers.GetString(MessageHeaders.TraceState));
         if (activity is { IsAllDataRequested: true })
         {

@@ -21,6 +21,22 @@ internal sealed class SagaCoordinator(SagaDefinition<OrderPlaced> saga, SagaStor
     private static readonly Counter<long> Ended = Meter.CreateCounter<long>("sagaaspire.sagas.ended", "{saga}", "Sagas that reached a final state, by status.");
     private static readonly Counter<long> Compensations = Meter.CreateCounter<long>("sagaaspire.sagas.compensations", "{step}", "Compensations requested, by step.");
     private static readonly Histogram<double> Duration = Meter.CreateHistogram<double>("sagaaspire.saga.duration", "s", "Time from a saga's start to its final state.");
+    private static long _inFlight;
+    private static long _needsAttention;
+    private static readonly ObservableGauge<long> InFlight = Meter.CreateObservableGauge("sagaaspire.sagas.in_flight",
+        () => new[]
+        {
+            new Measurement<long>(Interlocked.Read(ref _inFlight), new KeyValuePair<string, object?>("saga.status", "active")),
+            new Measurement<long>(Interlocked.Read(ref _needsAttention), new KeyValuePair<string, object?>("saga.status", "NeedsAttention")),
+        },
+        "{saga}", "Sagas not yet final: running or compensating, and those waiting for an operator.");
+
+    /// <summary>Sets the in-flight figures (counted by the timeout scan, which reads the table anyway).</summary>
+    internal static void ReportInFlight(long active, long needsAttention)
+    {
+        Interlocked.Exchange(ref _inFlight, active);
+        Interlocked.Exchange(ref _needsAttention, needsAttention);
+    }
 
     public SagaDefinition<OrderPlaced> Definition => saga;
 

@@ -14,17 +14,33 @@ internal sealed class SagaTimeouts(NpgsqlDataSource dataSource, SagaCoordinator 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.Value.TimeoutScanInterval);
+        var lastCount = DateTime.MinValue;
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             try
             {
                 while (await HandleOverdueAsync(stoppingToken) > 0) { }
+                if (DateTime.UtcNow - lastCount > TimeSpan.FromSeconds(5))
+                {
+                    await CountInFlightAsync(stoppingToken);
+                    lastCount = DateTime.UtcNow;
+                }
             }
             catch (Exception ex) when (ex is NpgsqlException or System.Data.DBConcurrencyException or TimeoutException)
             {
                 OrchestratorLog.TimeoutScanFailed(logger, ex);
             }
         }
+    }
+
+    private async Task CountInFlightAsync(CancellationToken cancellationToken)
+    {
+        await using var count = dataSource.CreateCommand("""
+            SELECT count(*) FILTER (WHERE status IN ('Running', 'Compensating')), count(*) FILTER (WHERE status = 'NeedsAttention')
+            FROM sagas WHERE status IN ('Running', 'Compensating', 'NeedsAttention')
+            """);
+        await using var reader = await count.ExecuteReaderAsync(cancellationToken);
+        if (await reader.ReadAsync(cancellationToken)) SagaCoordinator.ReportInFlight(reader.GetInt64(0), reader.GetInt64(1));
     }
 
     /// <summary>Handles up to a batch of overdue sagas in one transaction; returns how many.</summary>
