@@ -13,10 +13,8 @@ public sealed class the_inventory_service(ServiceInfrastructure infrastructure)
     [Fact]
     public async Task reserves_all_lines_or_nothing_and_releases_what_it_reserved()
     {
-        using var kafka = ServiceInfrastructure.PrivateBroker();
-        await using var service = await infrastructure.ServiceAsync<InventoryOptions>("inventory", kafka: kafka);
-        using var client = service.CreateClient();
-        using var producer = new ContractProducer(kafka.BootstrapServers);
+        await using var isolated = await infrastructure.IsolatedServiceAsync<InventoryOptions>("inventory");
+        var (client, producer) = (isolated.Client, isolated.Producer);
         var start = await Stock(client, "ABC");
         start.Available.ShouldBe(1000, "the seeded catalog");
 
@@ -35,10 +33,8 @@ public sealed class the_inventory_service(ServiceInfrastructure infrastructure)
     [Fact]
     public async Task refuses_a_reservation_that_arrives_after_its_release()
     {
-        using var kafka = ServiceInfrastructure.PrivateBroker();
-        await using var service = await infrastructure.ServiceAsync<InventoryOptions>("inventory", kafka: kafka);
-        using var client = service.CreateClient();
-        using var producer = new ContractProducer(kafka.BootstrapServers);
+        await using var isolated = await infrastructure.IsolatedServiceAsync<InventoryOptions>("inventory");
+        var (client, producer) = (isolated.Client, isolated.Producer);
         var saga = Guid.NewGuid().ToString();
 
         await producer.SendAsync(Topics.InventoryCommands, saga, new ReleaseInventory("o-3"));
@@ -83,10 +79,8 @@ public sealed class the_payment_service(ServiceInfrastructure infrastructure)
     [Fact]
     public async Task charges_refunds_once_and_declines_a_charge_that_follows_its_refund()
     {
-        using var kafka = ServiceInfrastructure.PrivateBroker();
-        await using var service = await infrastructure.ServiceAsync<PaymentOptions>("payment", kafka: kafka);
-        using var client = service.CreateClient();
-        using var producer = new ContractProducer(kafka.BootstrapServers);
+        await using var isolated = await infrastructure.IsolatedServiceAsync<PaymentOptions>("payment");
+        var (client, producer) = (isolated.Client, isolated.Producer);
         var charged = Guid.NewGuid().ToString();
         await producer.SendAsync(Topics.PaymentCommands, charged, new ChargePayment("o-1", "c-1", 25.50m, "EUR"));
         await producer.SendAsync(Topics.PaymentCommands, charged, new RefundPayment("o-1"));

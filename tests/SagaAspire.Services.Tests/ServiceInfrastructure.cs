@@ -17,6 +17,17 @@ public sealed class ServiceInfrastructure : IAsyncLifetime
         Kafka = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Topics = [.. Topics.All, .. Topics.All.Select(t => t + ".dlq")] });
     }
 
+    /// <summary>
+    /// A service on a broker of its own, for a test that must see only its own messages on the
+    /// saga's topics, with a client for its API and a producer of contract messages.
+    /// </summary>
+    public async Task<IsolatedService<TEntry>> IsolatedServiceAsync<TEntry>(string connectionName) where TEntry : class
+    {
+        var kafka = PrivateBroker();
+        var service = await ServiceAsync<TEntry>(connectionName, kafka: kafka);
+        return new IsolatedService<TEntry>(kafka, service, service.CreateClient(), new ContractProducer(kafka.BootstrapServers));
+    }
+
     /// <summary>A broker of its own, for a test that must see only its own messages on the saga's topics.</summary>
     public static EmbeddedKafka PrivateBroker() =>
         EmbeddedKafka.Start(new EmbeddedKafkaOptions { Topics = [.. Topics.All, .. Topics.All.Select(t => t + ".dlq")] });
@@ -43,6 +54,19 @@ public sealed class ServiceInfrastructure : IAsyncLifetime
             web.UseSetting("Logging:LogLevel:Default", "Warning");
             foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) web.UseSetting(key, value);
         });
+    }
+}
+
+/// <summary>A service with its own broker; disposing it stops both.</summary>
+public sealed record IsolatedService<TEntry>(EmbeddedKafka Kafka, WebApplicationFactory<TEntry> Service, HttpClient Client, ContractProducer Producer)
+    : IAsyncDisposable where TEntry : class
+{
+    public async ValueTask DisposeAsync()
+    {
+        Producer.Dispose();
+        Client.Dispose();
+        await Service.DisposeAsync();
+        Kafka.Dispose();
     }
 }
 
