@@ -23,6 +23,11 @@ public static class ConnectionExtensions
         {
             var dataSource = new NpgsqlDataSourceBuilder(connectionString.ConnectionString) { Name = connectionName };
             dataSource.UseLoggerFactory(sp.GetService<Logging.ILoggerFactory>());
+            // Span names as the OpenTelemetry database conventions have them ("INSERT orders"),
+            // rather than the same name for every statement.
+            dataSource.ConfigureTracing(tracing => tracing
+                .ConfigureCommandSpanNameProvider(command => DatabaseSpanName(command.CommandText, connectionString.Database))
+                .ConfigureBatchSpanNameProvider(batch => DatabaseSpanName(batch.BatchCommands.Count > 0 ? batch.BatchCommands[0].CommandText : "", connectionString.Database)));
             return dataSource.Build();
         });
         builder.Services.TryAddSingleton(sp => sp.GetRequiredKeyedService<NpgsqlDataSource>(connectionName));
@@ -46,6 +51,16 @@ public static class ConnectionExtensions
             $"kafka-{connectionName}", sp => sp.GetRequiredService<KafkaHealthCheck>(),
             HealthStatus.Unhealthy, [ReadyTag], TimeSpan.FromSeconds(5)));
         return builder;
+    }
+
+    /// <summary>"{operation} {database}", the operation being the statement's first keyword.</summary>
+    internal static string DatabaseSpanName(string sql, string? database)
+    {
+        var text = sql.AsSpan().TrimStart();
+        var end = 0;
+        while (end < text.Length && char.IsAsciiLetter(text[end])) end++;
+        var operation = end == 0 ? "QUERY" : text[..end].ToString().ToUpperInvariant();
+        return string.IsNullOrEmpty(database) ? operation : $"{operation} {database}";
     }
 
     private sealed class PostgresHealthCheck(NpgsqlDataSource dataSource) : IHealthCheck

@@ -26,6 +26,8 @@ public sealed class one_trace_per_saga(SagaSystemFixture system)
         var ids = trace.Select(s => s.SpanId).ToHashSet();
         trace.Where(s => s.ParentSpanId is not null).ShouldAllBe(s => ids.Contains(s.ParentSpanId!), "an unbroken parent chain");
 
+        trace.ShouldContain(s => s.ServiceName == "order" && s.Name == "INSERT orders" && s.Kind == SpanKind.Client,
+            "the order's database work is in the trace, named by the database conventions");
         var outcome = trace.Single(s => s.Name == "publish orchestrator.events");
         outcome.ServiceName.ShouldBe("orchestrator");
         Ancestry(trace, outcome).Last().ShouldBe(root, "the outcome descends from the request");
