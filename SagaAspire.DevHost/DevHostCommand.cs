@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using SagaAspire.Embedded;
 using SagaAspire.OtlpReceiver;
 
@@ -31,15 +32,17 @@ internal static class DevHostCommand
             return 0;
         }
 
+        // Ctrl+C (SIGINT) and SIGTERM both end in the same orderly shutdown of the services, the
+        // broker and the database; the default handling, which would end the process at once, is
+        // cancelled. (Were the DevHost killed outright, its children would still die with it.)
         using var stop = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCtrlC = (_, e) =>
+        void Stop(PosixSignalContext context)
         {
-            e.Cancel = true;
-            stop.Cancel();
-        };
-        EventHandler onExit = (_, _) => stop.Cancel(); // SIGTERM
-        Console.CancelKeyPress += onCtrlC;
-        AppDomain.CurrentDomain.ProcessExit += onExit;
+            context.Cancel = true;
+            _ = Task.Run(stop.Cancel);
+        }
+        using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
 
         try
         {
@@ -81,11 +84,6 @@ internal static class DevHostCommand
         catch (OperationCanceledException)
         {
             return 130;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCtrlC;
-            AppDomain.CurrentDomain.ProcessExit -= onExit;
         }
     }
 
