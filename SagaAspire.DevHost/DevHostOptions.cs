@@ -66,7 +66,7 @@ internal sealed record DevHostOptions
         return options;
     }
 
-    private static readonly string[] ServiceNames = ["order", "orchestrator", "inventory", "payment"];
+    private static readonly string[] ServiceNames = [.. SagaSystem.Services.Select(s => s.Name)];
 
     private static Dictionary<string, int> WithReplicas(IReadOnlyDictionary<string, int> current, string text)
     {

@@ -108,7 +108,7 @@ public sealed class SagaSystem : IAsyncDisposable
             progress?.Invoke("Using the PostgreSQL server from the given connection string ...");
             var baseline = new Npgsql.NpgsqlConnectionStringBuilder(external);
             DatabaseConnectionStrings = Services.ToDictionary(s => s.Database, s => new Npgsql.NpgsqlConnectionStringBuilder(baseline.ConnectionString) { Database = s.Database }.ConnectionString);
-            await CreateDatabasesAsync(baseline.ConnectionString, cancellationToken);
+            foreach (var (_, database, _) in Services) await EmbeddedPostgres.CreateDatabaseAsync(baseline.ConnectionString, database, cancellationToken);
         }
         else
         {
@@ -132,19 +132,6 @@ public sealed class SagaSystem : IAsyncDisposable
                 Topics = [.. Contracts.Topics.All, .. Contracts.Topics.All.Select(t => t + ".dlq")],
             });
             KafkaBootstrapServers = _kafka.BootstrapServers;
-        }
-    }
-
-    private static async Task CreateDatabasesAsync(string connectionString, CancellationToken cancellationToken)
-    {
-        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
-        await connection.OpenAsync(cancellationToken);
-        foreach (var (_, database, _) in Services)
-        {
-            await using var exists = new Npgsql.NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", connection) { Parameters = { new() { Value = database } } };
-            if (await exists.ExecuteScalarAsync(cancellationToken) is not null) continue;
-            await using var create = new Npgsql.NpgsqlCommand($"CREATE DATABASE \"{database}\"", connection);
-            await create.ExecuteNonQueryAsync(cancellationToken);
         }
     }
 
@@ -224,7 +211,7 @@ public sealed class SagaSystem : IAsyncDisposable
 
     private int PortFor(string service, int replica)
     {
-        if (Options.BasePort == 0) return FreePort();
+        if (Options.BasePort == 0) return LoopbackPorts.Free();
         var port = Options.BasePort + Array.IndexOf(PortOrder, service) + PortOrder.Length * replica;
         try
         {
@@ -236,12 +223,5 @@ public sealed class SagaSystem : IAsyncDisposable
             throw new DevHostException($"Port {port} (for {service}) is taken; another SagaAspire may be running. Stop it, or choose other ports with --base-port <n> (0 for any free ports).");
         }
         return port;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

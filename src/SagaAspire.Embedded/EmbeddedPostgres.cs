@@ -78,9 +78,13 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     }
 
     /// <summary>Creates <paramref name="database"/> unless it exists.</summary>
-    public async Task CreateDatabaseAsync(string database, CancellationToken cancellationToken = default)
+    public Task CreateDatabaseAsync(string database, CancellationToken cancellationToken = default) =>
+        CreateDatabaseAsync(ConnectionString(), database, cancellationToken);
+
+    /// <summary>Creates <paramref name="database"/> on the server <paramref name="serverConnectionString"/> reaches, unless it exists.</summary>
+    public static async Task CreateDatabaseAsync(string serverConnectionString, string database, CancellationToken cancellationToken = default)
     {
-        await using var connection = new NpgsqlConnection(ConnectionString());
+        await using var connection = new NpgsqlConnection(serverConnectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", connection) { Parameters = { new() { Value = database } } };
         if (await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not null) return;
@@ -158,7 +162,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     private async Task StartServerAsync(CancellationToken cancellationToken)
     {
         if (IsRunning) return;
-        Port = Port != 0 ? Port : _options.Port != 0 ? _options.Port : FreePort();
+        Port = Port != 0 ? Port : _options.Port != 0 ? _options.Port : LoopbackPorts.Free();
         var server = await ChildProcesses.StartAsync(Path.Combine(_binDirectory, "postgres"),
             [
                 "-D", DataDirectory, "-p", Port.ToString(CultureInfo.InvariantCulture),
@@ -215,13 +219,6 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         chown.WaitForExit();
         if (chown.ExitCode != 0)
             throw new InvalidOperationException($"Could not hand {directory} to the '{ServiceUser}' user, which PostgreSQL needs when this process runs as root. Does that user exist?");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     internal static string FindBinaries(string? configured, bool searchMachine = true)
