@@ -10,6 +10,8 @@
 #    .nuget/local. Where the real package restores, nothing is built and the real one wins.
 #  - PostgreSQL: the embedded database needs the server binaries (initdb, pg_ctl, postgres).
 #    They are installed from the distribution when missing.
+#  - Chromium: the Saga Explorer's browser tests run Debian's Chromium headless; installed when
+#    missing.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,6 +44,17 @@ ensure_postgres() {
   if command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then return; fi
   say "installing the PostgreSQL server (needed by the embedded database)"
   apt_install postgresql
+}
+
+# --- Chromium ---------------------------------------------------------------------------------
+ensure_chromium() {
+  # The Saga Explorer's browser tests drive Debian's Chromium through Playwright; Playwright never
+  # downloads a browser of its own (SAGAASPIRE_CHROMIUM points at another build).
+  local chromium="${SAGAASPIRE_CHROMIUM:-/usr/bin/chromium}"
+  [ -x "$chromium" ] && return
+  [ -z "${SAGAASPIRE_CHROMIUM:-}" ] || die "SAGAASPIRE_CHROMIUM=$chromium is not an executable"
+  say "installing Chromium (needed by the Saga Explorer's browser tests)"
+  apt_install chromium
 }
 
 # --- librdkafka ------------------------------------------------------------------------------
@@ -138,4 +151,5 @@ ensure_librdkafka() {
 
 check_dotnet
 ensure_postgres
+ensure_chromium
 ensure_librdkafka
