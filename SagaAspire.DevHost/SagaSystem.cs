@@ -39,6 +39,9 @@ public sealed record SagaSystemOptions
     public string? OtlpEndpoint { get; init; }
     public string OtlpProtocol { get; init; } = "http/protobuf";
 
+    /// <summary>Where the Saga Explorer fetches traces from (the DevHost's OTLP receiver), if anywhere.</summary>
+    public Uri? TraceStore { get; init; }
+
     /// <summary>Extra settings for every service (configuration keys in environment-variable form).</summary>
     public IReadOnlyDictionary<string, string?> Settings { get; init; } = new Dictionary<string, string?>();
 
@@ -176,7 +179,12 @@ public sealed class SagaSystem : IAsyncDisposable
         {
             environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = Options.OtlpEndpoint;
             environment["OTEL_EXPORTER_OTLP_PROTOCOL"] = Options.OtlpProtocol;
+            // As the AppHost does in development: telemetry shows within a second, not five.
+            environment["OTEL_BSP_SCHEDULE_DELAY"] = "1000";
+            environment["OTEL_BLRP_SCHEDULE_DELAY"] = "1000";
+            environment["OTEL_METRIC_EXPORT_INTERVAL"] = "1000";
         }
+        if (name == "orchestrator" && Options.TraceStore is not null) environment["Explorer__TraceStore"] = Options.TraceStore.ToString();
         if (_kafka is not null)
         {
             // The embedded broker holds each fetch for its full wait (a real broker answers at

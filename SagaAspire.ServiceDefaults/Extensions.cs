@@ -13,7 +13,24 @@ public static class ServiceDefaultsExtensions
 {
     public const string HealthPath = "/health";
     public const string AlivePath = "/alive";
+
+    /// <summary>
+    /// A request carrying this header is served but not traced: the Saga Explorer's own polling
+    /// would otherwise bury the sagas' traces in the dashboard.
+    /// </summary>
+    public const string UntracedHeader = "X-Untraced";
     internal const string LiveTag = "live";
+
+    /// <summary>
+    /// Leaves this request out of the traces, together with everything it causes (its database
+    /// calls, say): for requests that are no part of a saga and would only bury the sagas' traces.
+    /// </summary>
+    public static void SkipTracing(this Microsoft.AspNetCore.Http.HttpContext context)
+    {
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpActivityFeature>()?.Activity is not { } activity) return;
+        activity.ActivityTraceFlags &= ~System.Diagnostics.ActivityTraceFlags.Recorded;
+        activity.IsAllDataRequested = false;
+    }
 
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {

@@ -103,11 +103,11 @@ internal static class HttpServerSpan
         }
 
         var path = context.Request.Path;
-        if (path.StartsWithSegments(ServiceDefaultsExtensions.HealthPath) || path.StartsWithSegments(ServiceDefaultsExtensions.AlivePath))
+        if (path.StartsWithSegments(ServiceDefaultsExtensions.HealthPath) || path.StartsWithSegments(ServiceDefaultsExtensions.AlivePath)
+            || context.Request.Headers.ContainsKey(ServiceDefaultsExtensions.UntracedHeader))
         {
-            // Probes every few seconds would drown the sagas; they are not recorded.
-            activity.ActivityTraceFlags &= ~ActivityTraceFlags.Recorded;
-            activity.IsAllDataRequested = false;
+            // Probes every few seconds, and the Saga Explorer's polling, would drown the sagas.
+            context.SkipTracing();
         }
 
         try

@@ -1,5 +1,6 @@
 using SagaAspire.Messaging;
 using SagaAspire.Orchestrator.Apis;
+using SagaAspire.Orchestrator.Explorer;
 using SagaAspire.Orchestrator.Extensions;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -12,6 +13,7 @@ var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapSagasApi();
 app.MapDeadLetterApi();
+app.MapSagaExplorer();
 
 app.Run();
 

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using SagaAspire.Messaging;
 using SagaAspire.Orchestrator.Data;
+using SagaAspire.Orchestrator.Explorer;
 using SagaAspire.Orchestrator.Sagas;
 using SagaAspire.Sagas;
 
@@ -10,7 +11,8 @@ namespace SagaAspire.Orchestrator.Apis;
 /// <summary>
 /// See and operate sagas: <c>GET /sagas</c>, <c>GET /sagas/{id}</c>, and the operator actions
 /// <c>POST /sagas/{id}/retry</c> and <c>POST /sagas/{id}/cancel</c> (API key from
-/// <c>Operations:ApiKey</c>, when one is configured).
+/// <c>Operations:ApiKey</c>, when one is configured); <c>GET /sagas/changes</c> streams changes
+/// as server-sent events.
 /// </summary>
 public static class SagasApi
 {
@@ -20,6 +22,7 @@ public static class SagasApi
     {
         var group = app.MapGroup("/sagas").WithTags("Sagas");
         group.MapGet("/", ListSagasAsync);
+        group.MapGet("/changes", StreamChanges);
         group.MapGet("/{sagaId}", GetSagaAsync);
         group.MapPost("/{sagaId}/retry", RetrySagaAsync).AddEndpointFilter(DeadLetterApi.RequireApiKey);
         group.MapPost("/{sagaId}/cancel", CancelSagaAsync).AddEndpointFilter(DeadLetterApi.RequireApiKey);
@@ -36,6 +39,13 @@ public static class SagasApi
         if (pageSize is < 1 or > 500) errors["pageSize"] = ["pageSize must be between 1 and 500."];
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
         return TypedResults.Ok(await queries.ListAsync(matched, orderId, page, pageSize, cancellationToken));
+    }
+
+    /// <summary>Live changes for an open Explorer page; a stream that lasts as long as the page, so it is not traced.</summary>
+    internal static ServerSentEventsResult<IReadOnlyList<SagaChange>> StreamChanges(SagaChangeFeed changes, HttpContext context)
+    {
+        context.SkipTracing();
+        return TypedResults.ServerSentEvents(changes.StreamAsync(context.RequestAborted));
     }
 
     internal static async Task<Results<Ok<SagaDetails>, ProblemHttpResult>> GetSagaAsync(string sagaId, SagaQueries queries, CancellationToken cancellationToken) =>

@@ -1,4 +1,5 @@
 using SagaAspire.Messaging;
+using SagaAspire.Orchestrator.Explorer;
 
 namespace SagaAspire.Orchestrator.Data;
 
@@ -39,6 +40,16 @@ internal static class OrchestratorSchema
             );
             CREATE INDEX saga_timeline_saga ON saga_timeline (saga_id, id);
             COMMENT ON TABLE saga_timeline IS 'Every transition of every saga: step, outcome, reason, time and trace id.';
+            """),
+        new(2, "announce saga changes", $"""
+            CREATE FUNCTION announce_saga_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_notify('{SagaChangeFeed.Channel}', NEW.saga_id || ' ' || NEW.status);
+                RETURN NULL;
+            END $$;
+            CREATE TRIGGER sagas_announce_change AFTER INSERT OR UPDATE ON sagas
+                FOR EACH ROW EXECUTE FUNCTION announce_saga_change();
+            COMMENT ON FUNCTION announce_saga_change() IS 'Tells listeners (the Saga Explorer''s live updates) which saga changed, when its transaction commits.';
             """),
     ];
 }

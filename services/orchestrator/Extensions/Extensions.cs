@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using SagaAspire.Contracts;
 using SagaAspire.Orchestrator.Data;
+using SagaAspire.Orchestrator.Explorer;
 using SagaAspire.Orchestrator.Handlers;
 using SagaAspire.Orchestrator.Sagas;
 
@@ -24,6 +25,11 @@ internal static class Extensions
             StepNames = [.. sp.GetRequiredService<SagaAspire.Sagas.SagaDefinition<OrderPlaced>>().Steps.Select(s => s.Name)],
         });
         builder.Services.AddHostedService<SagaTimeouts>();
+
+        builder.Services.AddOptions<ExplorerOptions>().Bind(builder.Configuration.GetSection(ExplorerOptions.Section));
+        builder.Services.AddSingleton<SagaChangeFeed>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<SagaChangeFeed>());
+        builder.Services.AddHttpClient(ExplorerEndpoints.TraceStoreClient, client => client.Timeout = TimeSpan.FromSeconds(5));
 
         builder.AddMessaging("orchestrator", "orchestrator")
             .AddContracts(ContractsJson.Default)
