@@ -52,6 +52,9 @@ public static class ServiceDefaultsExtensions
         // plain 500 without a stack trace, and empty error answers (404, 405, ...) get a body too.
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        // Routing placed after the handler, so that even a routing failure (two endpoints matching
+        // one request, say) is a plain problem; left implicit, routing runs before the handler.
+        app.UseRouting();
         app.MapHealthChecks(HealthPath);
         app.MapHealthChecks(AlivePath, new HealthCheckOptions { Predicate = r => r.Tags.Contains(LiveTag) });
         return app;

@@ -29,6 +29,9 @@ internal sealed class MinimalService : IAsyncDisposable
         app.MapDefaultEndpoints();
         app.MapGet("/hello/{name}", (string name) => $"hello {name}");
         app.MapGet("/boom", string () => throw new InvalidOperationException("secret internals"));
+        // A programming error routing itself trips over: two endpoints match one request.
+        app.MapGet("/twice", () => "one");
+        app.MapGet("/twice/", () => "two");
         await app.StartAsync();
         return new MinimalService(app);
     }
