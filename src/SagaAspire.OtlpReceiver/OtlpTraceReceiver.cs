@@ -92,7 +92,7 @@ public sealed class OtlpTraceReceiver : IAsyncDisposable
             return depth;
         }
         return [.. spans.OrderBy(s => s.Start).Select(s => new WaterfallSpan(s.ServiceName, s.Name, s.Kind.ToString(), s.SpanId, s.ParentSpanId,
-            Depth(s), (s.Start - start).TotalMilliseconds, s.Duration.TotalMilliseconds, s.Status.ToString(), s.Attributes))];
+            Depth(s), (s.Start - start).TotalMilliseconds, s.Duration.TotalMilliseconds, s.Status.ToString(), s.Attributes, s.Start))];
     }
 
     private IResult GetTrace(string traceId) =>

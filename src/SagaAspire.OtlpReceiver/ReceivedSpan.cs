@@ -41,4 +41,4 @@ public enum SpanStatus
 
 /// <summary>A span placed in its trace's waterfall: offset from the trace's start and depth below the root.</summary>
 public sealed record WaterfallSpan(string Service, string Name, string Kind, string SpanId, string? ParentSpanId, int Depth,
-    double OffsetMs, double DurationMs, string Status, IReadOnlyDictionary<string, object?> Attributes);
+    double OffsetMs, double DurationMs, string Status, IReadOnlyDictionary<string, object?> Attributes, DateTimeOffset Start);

@@ -27,11 +27,13 @@ internal static partial class ExplorerEndpoints
     public static void MapSagaExplorer(this IEndpointRouteBuilder app)
     {
         app.MapGet("/", () => TypedResults.Redirect(Path)).ExcludeFromDescription();
-        app.MapGet("/explorer", () => TypedResults.Redirect(Path)).ExcludeFromDescription();
         var explorer = app.MapGroup("/explorer").WithTags("Saga Explorer");
         explorer.MapGet("/api/config", GetConfig);
         explorer.MapGet("/api/traces/{traceId}", GetTraceAsync);
-        explorer.MapGet("/", (HttpContext context) => ServeAsset("index.html", context));
+        // Routing ignores a trailing slash, but the page's relative links need it.
+        explorer.MapGet("/", (HttpContext context) => context.Request.Path.Value!.EndsWith('/')
+            ? ServeAsset("index.html", context)
+            : TypedResults.Redirect(Path));
         explorer.MapGet("/{file}", ServeAsset);
     }
 
