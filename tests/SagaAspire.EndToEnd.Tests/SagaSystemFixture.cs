@@ -12,6 +12,8 @@ namespace SagaAspire.EndToEnd.Tests;
 /// </summary>
 public sealed class SagaSystemFixture : IAsyncLifetime, ISagaHost
 {
+    /// <summary>The key operator actions need (Operations:ApiKey) in this system.</summary>
+    public const string OperatorKey = "e2e-operator-key";
     private readonly Dictionary<string, HttpClient> _clients = [];
 
     public SagaSystem System { get; private set; } = null!;
@@ -27,6 +29,7 @@ public sealed class SagaSystemFixture : IAsyncLifetime, ISagaHost
         {
             OtlpEndpoint = Traces.HttpEndpoint.ToString().TrimEnd('/'),
             OtlpProtocol = "http/protobuf",
+            TraceStore = Traces.HttpEndpoint,
             Configuration = typeof(SagaSystemFixture).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug",
             Settings = new Dictionary<string, string?>
             {
@@ -35,6 +38,7 @@ public sealed class SagaSystemFixture : IAsyncLifetime, ISagaHost
                 ["Orchestrator__StepAttempts"] = "5",
                 ["Logging__LogLevel__Default"] = "Warning",
                 ["OTEL_BSP_SCHEDULE_DELAY"] = "500",
+                ["Operations__ApiKey"] = OperatorKey,
             },
         });
         foreach (var service in SagaSystem.Services)

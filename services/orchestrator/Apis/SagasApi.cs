@@ -11,8 +11,8 @@ namespace SagaAspire.Orchestrator.Apis;
 /// <summary>
 /// See and operate sagas: <c>GET /sagas</c>, <c>GET /sagas/{id}</c>, and the operator actions
 /// <c>POST /sagas/{id}/retry</c> and <c>POST /sagas/{id}/cancel</c> (API key from
-/// <c>Operations:ApiKey</c>, when one is configured); <c>GET /sagas/changes</c> streams changes
-/// as server-sent events.
+/// <c>Operations:ApiKey</c>, when one is configured); <c>GET /sagas/counts</c> counts them by
+/// status, and <c>GET /sagas/changes</c> streams changes as server-sent events.
 /// </summary>
 public static class SagasApi
 {
@@ -23,6 +23,7 @@ public static class SagasApi
         var group = app.MapGroup("/sagas").WithTags("Sagas");
         group.MapGet("/", ListSagasAsync);
         group.MapGet("/changes", StreamChanges);
+        group.MapGet("/counts", async (SagaQueries queries, CancellationToken cancellationToken) => TypedResults.Ok(await queries.CountByStatusAsync(cancellationToken)));
         group.MapGet("/{sagaId}", GetSagaAsync);
         group.MapPost("/{sagaId}/retry", RetrySagaAsync).AddEndpointFilter(DeadLetterApi.RequireApiKey);
         group.MapPost("/{sagaId}/cancel", CancelSagaAsync).AddEndpointFilter(DeadLetterApi.RequireApiKey);

@@ -48,6 +48,16 @@ internal sealed class SagaQueries(NpgsqlDataSource dataSource)
         return new SagaPage(items, page, pageSize, reader.GetInt64(0));
     }
 
+    /// <summary>How many sagas are in each status (every status present, zero included).</summary>
+    public async Task<IReadOnlyDictionary<string, long>> CountByStatusAsync(CancellationToken cancellationToken)
+    {
+        var counts = Enum.GetNames<SagaStatus>().ToDictionary(s => s, _ => 0L);
+        await using var command = dataSource.CreateCommand("SELECT status, count(*) FROM sagas GROUP BY status");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) counts[reader.GetString(0)] = reader.GetInt64(1);
+        return counts;
+    }
+
     public async Task<SagaDetails?> GetAsync(string sagaId, CancellationToken cancellationToken)
     {
         await using var batch = dataSource.CreateBatch();

@@ -19,7 +19,11 @@ function h(tag, attributes, ...children) {
   for (const [name, value] of Object.entries(attributes ?? {})) {
     if (value === null || value === undefined || value === false) continue;
     if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
-    else if (name === "style" && typeof value === "object") Object.assign(element.style, value);
+    else if (name === "style" && typeof value === "object")
+      for (const [property, setting] of Object.entries(value)) {
+        if (property.startsWith("--")) element.style.setProperty(property, setting);
+        else element.style[property] = setting;
+      }
     else element.setAttribute(name, value === true ? "" : String(value));
   }
   for (const child of children.flat()) {
@@ -55,6 +59,13 @@ function formatDuration(ms) {
   if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
   const minutes = Math.floor(ms / 60_000);
   return minutes < 60 ? `${minutes} min ${Math.round((ms % 60_000) / 1000)} s` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/** 14:03:07.215, in the browser's time zone. */
+function clockTime(iso) {
+  const at = new Date(iso);
+  const two = n => String(n).padStart(2, "0");
+  return `${two(at.getHours())}:${two(at.getMinutes())}:${two(at.getSeconds())}.${String(at.getMilliseconds()).padStart(3, "0")}`;
 }
 
 function formatAge(iso) {
@@ -132,6 +143,7 @@ function listView(query) {
       return;
     }
     pendingFind = null;
+    getJson("/sagas/counts").then(showCounts, () => {});
     shown = new Map(result.items.map(s => [s.sagaId, s]));
     body.replaceChildren(...result.items.map(saga => sagaRow(saga, changedIds.has(saga.sagaId))));
     if (result.items.length === 0)
@@ -140,6 +152,12 @@ function listView(query) {
     const pages = Math.max(1, Math.ceil(result.total / pageSize));
     summary.textContent = `Page ${page} of ${pages} · ${result.total} saga${result.total === 1 ? "" : "s"}`;
     next.disabled = page >= pages;
+  }
+
+  function showCounts(counts) {
+    const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
+    for (const option of filter.options)
+      option.textContent = `${option.value ? (option.value === "NeedsAttention" ? "Needs attention" : option.value) : "All statuses"} (${option.value ? counts[option.value] ?? 0 : total})`;
   }
 
   function sagaRow(saga, changed) {
@@ -175,6 +193,7 @@ function sagaView(sagaId) {
   const actions = h("div", { class: "actions", id: "actions" });
   const timeline = h("tbody");
   const trace = h("div", { id: "trace" });
+  const feedback = h("span", { id: "action-result", role: "status" }); // outlives the reload an action causes
   view.replaceChildren(
     h("p", {}, h("a", { href: "#/" }, "← All sagas")),
     header,
@@ -232,7 +251,6 @@ function sagaView(sagaId) {
 
   function renderActions() {
     const status = saga.saga.status;
-    const feedback = h("span", { id: "action-result", role: "status" });
     const key = config.apiKeyRequired
       ? h("input", { id: "api-key", type: "password", placeholder: "Operator API key", "aria-label": "Operator API key", value: sessionStorage.getItem("sagaaspire.apiKey") ?? "" })
       : null;
@@ -264,7 +282,7 @@ function sagaView(sagaId) {
     timeline.replaceChildren(...saga.timeline.map(entry => {
       const kind = isCompensation(entry.outcome) ? "compensation" : entry.outcome === "ignored" ? "ignored" : "";
       return h("tr", { class: kind, "data-outcome": entry.outcome },
-        h("td", { class: "mono" }, new Date(entry.at).toLocaleTimeString(undefined, { hour12: false, fractionalSecondDigits: 3 })),
+        h("td", { class: "mono", title: new Date(entry.at).toLocaleString() }, clockTime(entry.at)),
         h("td", { class: "num muted" }, `+${formatDuration(Date.parse(entry.at) - start)}`),
         h("td", {}, entry.step),
         h("td", { class: "outcome" }, entry.outcome, kind === "compensation" ? h("span", { class: "tag-comp" }, " · compensation") : null),

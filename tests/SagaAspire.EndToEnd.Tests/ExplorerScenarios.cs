@@ -1,0 +1,140 @@
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+using SagaAspire.Scenarios;
+using static Microsoft.Playwright.Assertions;
+
+namespace SagaAspire.EndToEnd.Tests;
+
+/// <summary>The Saga Explorer in a real headless Chromium, against the whole system.</summary>
+[Collection(SagaSystemCollection.Name)]
+public sealed partial class the_saga_explorer(SagaSystemFixture system, ExplorerBrowser browser) : IClassFixture<ExplorerBrowser>
+{
+    private static readonly string[] Services = ["order", "orchestrator", "inventory", "payment"];
+
+    [Fact]
+    public Task shows_a_new_order_live_finds_it_by_order_id_and_draws_its_trace() => WithExplorerAsync("completed-saga", async explorer =>
+    {
+        var page = explorer.Page;
+        var accepted = await system.Saga.PlaceAsync(SagaClient.Order("ABC", customerId: "c-explorer"));
+        var orderId = accepted.GetProperty("orderId").GetString()!;
+        var sagaId = accepted.GetProperty("sagaId").GetString()!;
+
+        // The list was open before the order existed: the saga appears and completes without a reload.
+        var row = page.Locator($"tr.saga-row[data-saga-id='{sagaId}']");
+        await Expect(row).ToBeVisibleAsync();
+        await Expect(row.Locator(".status-cell")).ToHaveTextAsync("Completed");
+        await explorer.ScreenshotAsync("list");
+
+        // Filtered by another status, the saga is not listed; by its own, it is.
+        await page.Locator("#status-filter").SelectOptionAsync("Failed");
+        await Expect(page).ToHaveURLAsync(new Regex("status=Failed"));
+        await Expect(row).ToHaveCountAsync(0);
+        await page.Locator("#status-filter").SelectOptionAsync("Completed");
+        await Expect(row).ToBeVisibleAsync();
+        await Expect(page.Locator("#status-filter option[value='Completed']")).ToHaveTextAsync(new Regex(@"^Completed \([1-9]\d*\)$"));
+        await Expect(page.Locator("tr.saga-row .status-cell").Filter(new() { HasNotText = "Completed" })).ToHaveCountAsync(0);
+
+        await page.Locator("#order-search").FillAsync(orderId);
+        await page.Locator("#find button[type=submit]").ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex($"#/sagas/{Regex.Escape(sagaId)}$"));
+        await Expect(page.Locator("#saga-status")).ToHaveTextAsync("Completed");
+        foreach (var step in new[] { "inventory", "payment", "stock" })
+            await Expect(page.Locator($".step[data-step='{step}']")).ToHaveAttributeAsync("data-status", "Completed");
+        await Expect(page.Locator("#timeline tr[data-outcome='completed']").Last).ToContainTextAsync("saga");
+        await Expect(page.Locator("#timeline tr.compensation")).ToHaveCountAsync(0);
+
+        await Expect(page.Locator("#trace-id")).ToHaveTextAsync(accepted.GetProperty("traceId").GetString()!);
+        var waterfall = page.Locator("#waterfall");
+        await Expect(waterfall.Locator(".row[data-name='POST /orders']")).ToHaveCountAsync(1);
+        foreach (var service in Services)
+            await Expect(waterfall.Locator($".row[data-service='{service}']").First).ToBeVisibleAsync();
+        await Expect(waterfall.Locator(".row[data-name='publish orchestrator.events']")).ToHaveCountAsync(1);
+        await Expect(waterfall.Locator(".row.compensation")).ToHaveCountAsync(0);
+        await explorer.ScreenshotAsync("completed-saga");
+    });
+
+    [Fact]
+    public Task marks_the_compensation_of_a_declined_payment_in_steps_timeline_and_trace() => WithExplorerAsync("declined-saga", async explorer =>
+    {
+        var page = explorer.Page;
+        var accepted = await system.Saga.PlaceAsync(SagaClient.Order("ABC", customerId: "declined-explorer"));
+        var sagaId = accepted.GetProperty("sagaId").GetString()!;
+
+        await page.GotoAsync($"/explorer/#/sagas/{sagaId}");
+        await Expect(page.Locator("#saga-status")).ToHaveTextAsync("Failed");
+        await Expect(page.Locator("#failure-reason")).ToContainTextAsync("declined");
+        await Expect(page.Locator(".step[data-step='inventory']")).ToHaveAttributeAsync("data-status", "Compensated");
+        await Expect(page.Locator(".step[data-step='payment']")).ToHaveAttributeAsync("data-status", "Failed");
+        var compensation = page.Locator("#timeline tr.compensation");
+        await Expect(compensation.Filter(new() { HasText = "compensation requested" })).ToContainTextAsync("inventory");
+        await Expect(compensation.Filter(new() { HasText = "compensated" }).First).ToContainTextAsync("inventory");
+
+        // In the trace, the release and everything after it are marked as compensation.
+        var waterfall = page.Locator("#waterfall");
+        await Expect(waterfall.Locator(".row.compensation[data-service='inventory'][data-name='process inventory.commands']")).ToHaveCountAsync(1);
+        await Expect(waterfall.Locator(".row.compensation[data-name='publish orchestrator.events']")).ToHaveCountAsync(1);
+        await Expect(waterfall.Locator(".row:not(.compensation)[data-service='payment'][data-name='process payments.commands']")).ToHaveCountAsync(1);
+        await explorer.ScreenshotAsync("declined-saga");
+    });
+
+    [Fact]
+    public Task lets_an_operator_with_the_key_cancel_a_waiting_saga() => WithExplorerAsync("cancelled-saga", async explorer =>
+    {
+        var page = explorer.Page;
+        page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
+        var payment = system.System.Service("payment");
+        await payment.StopAsync(kill: true);
+        try
+        {
+            var accepted = await system.Saga.PlaceAsync(SagaClient.Order("ABC", customerId: "c-explorer-cancel"));
+            var sagaId = accepted.GetProperty("sagaId").GetString()!;
+            await page.GotoAsync($"/explorer/#/sagas/{sagaId}");
+            await Expect(page.Locator(".step[data-step='payment']")).ToHaveAttributeAsync("data-status", "Requested");
+            await Expect(page.Locator("#saga-status")).ToHaveTextAsync("Running");
+
+            await page.Locator("#api-key").FillAsync("not-the-key");
+            await page.Locator("#cancel").ClickAsync();
+            await Expect(page.Locator("#action-result")).ToContainTextAsync("API key required");
+            await Expect(page.Locator("#saga-status")).ToHaveTextAsync("Running");
+
+            await page.Locator("#api-key").FillAsync(SagaSystemFixture.OperatorKey);
+            await page.Locator("#cancel").ClickAsync();
+            await Expect(page.Locator("#action-result")).ToContainTextAsync("Cancel accepted");
+            await Expect(page.Locator("#saga-status")).ToHaveTextAsync("Compensating");
+
+            // The payment's outcome is unknown, so it is refunded as well: that needs the service back.
+            await payment.StartAsync();
+            await Expect(page.Locator("#saga-status")).ToHaveTextAsync("Cancelled", new() { Timeout = 90_000 });
+            await Expect(page.Locator(".step[data-step='inventory']")).ToHaveAttributeAsync("data-status", "Compensated");
+            await Expect(page.Locator("#timeline tr[data-outcome='cancelled']").First).ToContainTextAsync("cancelled by an operator");
+            await Expect(page.Locator("#cancel")).ToBeDisabledAsync();
+            await explorer.ScreenshotAsync("cancelled-saga");
+        }
+        finally
+        {
+            if (!payment.IsRunning) await payment.StartAsync();
+        }
+    });
+
+    [Fact]
+    public Task says_clearly_when_a_saga_does_not_exist() => WithExplorerAsync("unknown-saga", async explorer =>
+    {
+        await explorer.Page.GotoAsync("/explorer/#/sagas/no-such-saga");
+        await Expect(explorer.Page.Locator("[role=alert]")).ToContainTextAsync("There is no saga “no-such-saga”");
+    });
+
+    private async Task WithExplorerAsync(string name, Func<ExplorerPage, Task> scenario)
+    {
+        await using var explorer = await browser.OpenAsync(system.System.Service("orchestrator").Url);
+        try
+        {
+            await scenario(explorer);
+        }
+        catch
+        {
+            await explorer.ScreenshotAsync(name + "-failed");
+            throw;
+        }
+        explorer.ScriptErrors.ShouldBeEmpty("the page raised no script errors");
+    }
+}
