@@ -1,0 +1,314 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text;
+using Confluent.Kafka;
+using SagaAspire.Contracts;
+using SagaAspire.DevHost;
+using SagaAspire.Messaging;
+
+namespace SagaAspire.Load;
+
+/// <summary>One fault as it happened: what, to whom, when, and how long until the target was back.</summary>
+public sealed record FaultRecord(string Kind, string Target, DateTime At, double DownSeconds);
+
+/// <summary>
+/// Breaks the system while the load runs, in the ways a real deployment breaks:
+/// <list type="bullet">
+/// <item><b>kill</b>: SIGKILL to a random service process (no shutdown, no offset commit, no
+/// consumer-group leave), restarted after <see cref="LoadSettings.OutageLength"/>;</item>
+/// <item><b>broker</b>: the embedded broker refuses connections for the outage length, then takes
+/// them again. Its log survives, as a real broker's does across a restart (acks=all): this
+/// models an unreachable or restarting broker, <i>not</i> the loss of messages (the mock
+/// cluster cannot be restarted on the same port; a fresh one would lose every message and offset);</item>
+/// <item><b>postgres</b>: a fast shutdown of the PostgreSQL server (every session ended, in-flight
+/// transactions rolled back), started again on the same data and port;</item>
+/// <item><b>duplicate</b>: a Kafka client re-produces every message of the saga's topics once, to
+/// the same partition with the same key, body and headers (plus a marker so it is not copied
+/// again): every message is delivered twice;</item>
+/// <item><b>poison</b>: malformed messages (a body that is not JSON, no message id, an unknown
+/// type) on every topic of the saga, marked so the dead-letter topics can be checked against
+/// exactly what was injected.</item>
+/// </list>
+/// Kill, broker and postgres take turns, one every <see cref="LoadSettings.ChaosInterval"/>.
+/// </summary>
+public sealed class ChaosAgent : IAsyncDisposable
+{
+    /// <summary>Header of a message the duplicator re-produced.</summary>
+    public const string DuplicateHeader = "chaos-duplicate";
+
+    /// <summary>Header of an injected malformed message, with its number.</summary>
+    public const string PoisonHeader = "chaos-poison";
+
+    private readonly SystemUnderTest _system;
+    private readonly LoadSettings _settings;
+    private readonly Action<string> _log;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _tasks = [];
+    private readonly ConcurrentQueue<FaultRecord> _faults = new();
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
+    private readonly Random _random;
+    private long _duplicated;
+
+    public ChaosAgent(SystemUnderTest system, LoadSettings settings, Action<string> log)
+    {
+        _system = system;
+        _settings = settings;
+        _log = log;
+        _random = new Random(settings.Seed);
+    }
+
+    public IReadOnlyCollection<FaultRecord> Faults => _faults;
+
+    /// <summary>The marker of every malformed message the broker acknowledged, by topic.</summary>
+    public ConcurrentDictionary<string, ConcurrentBag<string>> Poisoned { get; } = new();
+
+    public long Duplicated => Interlocked.Read(ref _duplicated);
+
+    public void Start()
+    {
+        var kinds = _settings.Chaos;
+        var hosted = _system.Hosted;
+        var faults = new List<Func<CancellationToken, Task>>();
+        if (kinds.HasFlag(ChaosKinds.Kill)) faults.Add(KillAsync);
+        if (kinds.HasFlag(ChaosKinds.Broker)) faults.Add(BrokerOutageAsync);
+        if (kinds.HasFlag(ChaosKinds.Postgres)) faults.Add(PostgresRestartAsync);
+        if (faults.Count > 0 && hosted is null)
+            throw new InvalidOperationException("kill, broker and postgres faults need a system the harness started itself (not --target).");
+        if (kinds.HasFlag(ChaosKinds.Broker) && hosted?.EmbeddedKafka is null)
+            throw new InvalidOperationException("The broker fault needs the embedded broker.");
+        if (kinds.HasFlag(ChaosKinds.Postgres) && hosted?.EmbeddedPostgres is null)
+            throw new InvalidOperationException("The postgres fault needs the embedded PostgreSQL server.");
+        if ((kinds.HasFlag(ChaosKinds.Duplicate) || kinds.HasFlag(ChaosKinds.Poison)) && _system.KafkaBootstrapServers is null)
+            throw new InvalidOperationException("duplicate and poison need Kafka access (--kafka).");
+
+        if (faults.Count > 0) _tasks.Add(Task.Run(() => FaultsAsync(faults, _stop.Token)));
+        if (kinds.HasFlag(ChaosKinds.Duplicate))
+        {
+            var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _tasks.Add(Task.Factory.StartNew(() => Duplicate(ready, _stop.Token), TaskCreationOptions.LongRunning));
+            ready.Task.Wait(TimeSpan.FromSeconds(30));
+        }
+        if (kinds.HasFlag(ChaosKinds.Poison)) _tasks.Add(Task.Run(() => PoisonAsync(_stop.Token)));
+    }
+
+    /// <summary>Stops injecting and puts everything back: every process running and healthy, broker up, database up.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stop.CancelAsync();
+        await Task.WhenAll(_tasks);
+        if (_system.Hosted is not { } hosted) return;
+        hosted.EmbeddedKafka?.SetBrokerUp(1, up: true);
+        if (hosted.EmbeddedPostgres is { IsRunning: false } postgres) await postgres.RestartAsync(cancellationToken);
+        foreach (var process in hosted.Processes.Where(p => !p.IsRunning)) await process.StartAsync();
+        await Task.WhenAll(hosted.Processes.Select(p => p.WaitHealthyAsync(_http, TimeSpan.FromSeconds(120), cancellationToken)));
+    }
+
+    private async Task FaultsAsync(List<Func<CancellationToken, Task>> faults, CancellationToken cancellationToken)
+    {
+        try
+        {
+            for (var turn = 0; turn < (_settings.MaxFaults ?? int.MaxValue); turn++)
+            {
+                await Task.Delay(_settings.ChaosInterval, cancellationToken);
+                await faults[turn % faults.Count](cancellationToken);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task KillAsync(CancellationToken cancellationToken)
+    {
+        var processes = _system.Hosted!.Processes;
+        var victim = processes[_random.Next(processes.Count)];
+        var at = DateTime.UtcNow;
+        var clock = Stopwatch.StartNew();
+        _log($"chaos: kill -9 {victim.Label} (pid {victim.ProcessId})");
+        await victim.StopAsync(kill: true);
+        await Task.Delay(_settings.OutageLength, CancellationToken.None);
+        await victim.StartAsync();
+        try
+        {
+            await victim.WaitHealthyAsync(_http, TimeSpan.FromSeconds(120), CancellationToken.None);
+        }
+        catch (DevHostException ex)
+        {
+            _log($"chaos: {victim.Label} did not come back: {ex.Message}");
+        }
+        _faults.Enqueue(new FaultRecord("kill", victim.Label, at, clock.Elapsed.TotalSeconds));
+        _log($"chaos: {victim.Label} healthy again after {clock.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    private async Task BrokerOutageAsync(CancellationToken cancellationToken)
+    {
+        var kafka = _system.Hosted!.EmbeddedKafka!;
+        var at = DateTime.UtcNow;
+        var clock = Stopwatch.StartNew();
+        _log("chaos: broker down");
+        kafka.SetBrokerUp(1, up: false);
+        try
+        {
+            await Task.Delay(_settings.OutageLength, CancellationToken.None);
+        }
+        finally
+        {
+            kafka.SetBrokerUp(1, up: true);
+        }
+        _faults.Enqueue(new FaultRecord("broker", "embedded broker", at, clock.Elapsed.TotalSeconds));
+        _log("chaos: broker up");
+    }
+
+    private async Task PostgresRestartAsync(CancellationToken cancellationToken)
+    {
+        var postgres = _system.Hosted!.EmbeddedPostgres!;
+        var at = DateTime.UtcNow;
+        var clock = Stopwatch.StartNew();
+        _log("chaos: PostgreSQL stops");
+        await postgres.StopAsync(CancellationToken.None);
+        await Task.Delay(_settings.OutageLength, CancellationToken.None);
+        await postgres.RestartAsync(CancellationToken.None);
+        _faults.Enqueue(new FaultRecord("postgres", "PostgreSQL server", at, clock.Elapsed.TotalSeconds));
+        _log($"chaos: PostgreSQL up again after {clock.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    private void Duplicate(TaskCompletionSource ready, CancellationToken cancellationToken)
+    {
+        var bootstrap = _system.KafkaBootstrapServers;
+        using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig
+        {
+            BootstrapServers = bootstrap,
+            Acks = Acks.All,
+            LingerMs = 2,
+            SocketNagleDisable = true,
+        }).SetErrorHandler((_, _) => { }).Build();
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap,
+            GroupId = "sagaaspire-load-duplicator", // never joined: partitions are assigned
+            EnableAutoCommit = false,
+            FetchWaitMaxMs = 5,
+            SocketNagleDisable = true,
+        }).SetErrorHandler((_, _) => { }).Build();
+        try
+        {
+            consumer.Assign(KafkaTopics.Partitions(bootstrap!, Topics.All).Select(p => new TopicPartitionOffset(p, Offset.End)));
+            ready.TrySetResult();
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var result = consumer.Consume(100);
+                if (result?.Message is not { } message) continue;
+                if (message.Headers is { } headers && (headers.TryGetLastBytes(DuplicateHeader, out _) || headers.TryGetLastBytes(PoisonHeader, out _))) continue;
+                var copy = new Headers();
+                foreach (var header in message.Headers ?? []) copy.Add(header.Key, header.GetValueBytes());
+                copy.Add(DuplicateHeader, "1"u8.ToArray());
+                producer.Produce(result.TopicPartition, new Message<byte[], byte[]> { Key = message.Key, Value = message.Value, Headers = copy },
+                    report => { if (report.Error.Code == ErrorCode.NoError) Interlocked.Increment(ref _duplicated); });
+            }
+            producer.Flush(TimeSpan.FromSeconds(30));
+        }
+        catch (KafkaException ex)
+        {
+            ready.TrySetException(ex);
+            _log($"chaos: the duplicator stopped: {ex.Message}");
+        }
+        finally
+        {
+            consumer.Close();
+        }
+    }
+
+    /// <summary>A valid message type for each topic, so that only the injected flaw makes the message poison.</summary>
+    private static readonly Dictionary<string, string> TypeOnTopic = new()
+    {
+        [Topics.Orders] = "order.placed.v1",
+        [Topics.InventoryCommands] = "inventory.reserve.v1",
+        [Topics.InventoryEvents] = "inventory.reserved.v1",
+        [Topics.PaymentCommands] = "payment.charge.v1",
+        [Topics.PaymentEvents] = "payment.charged.v1",
+        [Topics.OrchestratorEvents] = "order.approved.v1",
+    };
+
+    private async Task PoisonAsync(CancellationToken cancellationToken)
+    {
+        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
+        {
+            BootstrapServers = _system.KafkaBootstrapServers,
+            Acks = Acks.All,
+            MessageTimeoutMs = 120_000,
+        }).SetErrorHandler((_, _) => { }).Build();
+        var period = TimeSpan.FromSeconds(1 / _settings.PoisonPerSecond);
+        var deliveries = new List<Task>();
+        try
+        {
+            for (var number = 0; ; number++)
+            {
+                await Task.Delay(period, cancellationToken);
+                var topic = Topics.All[number % Topics.All.Length];
+                var marker = $"{_settings.RunId}-poison-{number}";
+                var headers = new Headers();
+                var body = "{}"u8.ToArray();
+                switch (number / Topics.All.Length % 3)
+                {
+                    case 0: // a body that is not JSON
+                        headers.SetString(MessageHeaders.MessageId, Guid.NewGuid().ToString());
+                        headers.SetString(MessageHeaders.MessageType, TypeOnTopic[topic]);
+                        body = "{ this is not json"u8.ToArray();
+                        break;
+                    case 1: // no message id
+                        headers.SetString(MessageHeaders.MessageType, TypeOnTopic[topic]);
+                        break;
+                    default: // a type nobody knows
+                        headers.SetString(MessageHeaders.MessageId, Guid.NewGuid().ToString());
+                        headers.SetString(MessageHeaders.MessageType, "chaos.unknown.v1");
+                        break;
+                }
+                headers.SetString(MessageHeaders.ContentType, MessageHeaders.JsonContentType);
+                headers.Add(PoisonHeader, Encoding.UTF8.GetBytes(marker));
+                deliveries.Add(ProduceAsync(producer, topic, marker, new Message<string, byte[]> { Key = Guid.NewGuid().ToString(), Value = body, Headers = headers }));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        producer.Flush(TimeSpan.FromSeconds(120));
+        await Task.WhenAll(deliveries);
+    }
+
+    private async Task ProduceAsync(IProducer<string, byte[]> producer, string topic, string marker, Message<string, byte[]> message)
+    {
+        try
+        {
+            await producer.ProduceAsync(topic, message);
+            Poisoned.GetOrAdd(topic, _ => []).Add(marker);
+        }
+        catch (ProduceException<string, byte[]> ex)
+        {
+            _log($"chaos: a poison message was not delivered ({ex.Error.Reason}); it is not counted");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stop.IsCancellationRequested) await _stop.CancelAsync();
+        await Task.WhenAll(_tasks);
+        _stop.Dispose();
+        _http.Dispose();
+    }
+}
+
+/// <summary>Small Kafka look-ups the harness needs.</summary>
+public static class KafkaTopics
+{
+    public static List<TopicPartition> Partitions(string bootstrapServers, IEnumerable<string> topics)
+    {
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers }).Build();
+        var partitions = new List<TopicPartition>();
+        foreach (var topic in topics)
+        {
+            var metadata = admin.GetMetadata(topic, TimeSpan.FromSeconds(20));
+            partitions.AddRange(metadata.Topics.Single().Partitions.Select(p => new TopicPartition(topic, p.PartitionId)));
+        }
+        return partitions;
+    }
+}

@@ -1,0 +1,124 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Serialization;
+
+namespace SagaAspire.Load;
+
+/// <summary>Percentiles of a set of durations, in milliseconds.</summary>
+public sealed record LatencySummary(long Count, double P50, double P95, double P99, double Max, double Mean)
+{
+    public static LatencySummary Of(IReadOnlyCollection<double> milliseconds)
+    {
+        if (milliseconds.Count == 0) return new LatencySummary(0, 0, 0, 0, 0, 0);
+        var sorted = milliseconds.Order().ToArray();
+        double At(double quantile) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(quantile * sorted.Length) - 1)];
+        return new LatencySummary(sorted.Length, At(0.50), At(0.95), At(0.99), sorted[^1], sorted.Average());
+    }
+
+    public string Text => Count == 0 ? "none" : string.Create(CultureInfo.InvariantCulture, $"p50 {P50:0.0} ms, p95 {P95:0.0} ms, p99 {P99:0.0} ms, max {Max:0.0} ms");
+}
+
+/// <summary>The time between two recorded points of a saga (p50/p95/p99 in milliseconds).</summary>
+public sealed record StageTiming(string Stage, long Count, double P50, double P95, double P99);
+
+/// <summary>Everything a run measured and checked; written as JSON with <c>--json</c>.</summary>
+public sealed record LoadReport
+{
+    public required string RunId { get; init; }
+    public required string Settings { get; init; }
+    public required DateTime StartedAt { get; init; }
+    public required string Machine { get; init; }
+
+    /// <summary>The 1-minute load average when the run started: how busy the machine was besides the run.</summary>
+    public double? LoadAverageAtStart { get; init; }
+
+    public long Sent { get; init; }
+    public long Accepted { get; init; }
+    public long NotAccepted { get; init; }
+    public long Final { get; init; }
+
+    /// <summary>Orders after the warm-up, the ones the figures are about.</summary>
+    public long Measured { get; init; }
+
+    /// <summary>From the first measured order's intended send time to the last measured order's final state.</summary>
+    public double MeasuredSeconds { get; init; }
+
+    /// <summary>Measured sagas that reached a final state, per second of <see cref="MeasuredSeconds"/>.</summary>
+    public double CompletedSagasPerSecond { get; init; }
+
+    /// <summary>Intended send time to the order's final state (Approved or Rejected).</summary>
+    public required LatencySummary EndToEnd { get; init; }
+
+    /// <summary>From the moment the harness received the order's 202 to the order's final state.</summary>
+    public required LatencySummary AcceptedToFinal { get; init; }
+
+    /// <summary>Intended send time to the 202 of POST /orders.</summary>
+    public required LatencySummary Accept { get; init; }
+
+    public Dictionary<string, long> Errors { get; init; } = [];
+    public CeilingResult? Ceiling { get; init; }
+
+    /// <summary>Completed sagas per second divided by the ceiling's transactions per second.</summary>
+    public double? RatioToCeiling { get; init; }
+
+    public IReadOnlyList<FaultRecord> Faults { get; init; } = [];
+    public Dictionary<string, int> PoisonInjected { get; init; } = [];
+    public long Duplicated { get; init; }
+    public bool Recovered { get; init; }
+
+    /// <summary>From the end of the load (and of the faults) until every saga was final and every outbox empty.</summary>
+    public double? RecoverySeconds { get; init; }
+    public double RecoveryBoundSeconds { get; init; }
+    public IReadOnlyList<StageTiming> Stages { get; init; } = [];
+    public IReadOnlyList<InvariantResult> Invariants { get; init; } = [];
+
+    /// <summary>The state before the run the invariants were checked against (to check them again).</summary>
+    [JsonIgnore]
+    public RunBaseline? Baseline { get; init; }
+
+    public bool InvariantsHold => Invariants.All(i => i.Passed || i.IsExpectation) && Recovered;
+
+    public string Summary()
+    {
+        var text = new StringBuilder();
+        void Line(string line) => text.AppendLine(line);
+        var culture = CultureInfo.InvariantCulture;
+        Line($"SagaAspire load run {RunId}");
+        Line($"  settings     {Settings}");
+        Line($"  machine      {Machine}, load average at start {LoadAverageAtStart?.ToString("0.00", culture) ?? "unknown"}");
+        Line($"  orders       {Sent} sent, {Accepted} accepted, {NotAccepted} not accepted, {Final} final ({Measured} measured)");
+        Line(string.Create(culture, $"  throughput   {CompletedSagasPerSecond:0.0} completed sagas/s over {MeasuredSeconds:0.0} s"));
+        if (Ceiling is { } ceiling)
+            Line(string.Create(culture, $"  ceiling      pgbench -N {ceiling.Tps:0} TPS ({ceiling.Clients} clients, {ceiling.Seconds:0} s); sagas/s : TPS = {RatioToCeiling:0.000}"));
+        Line($"  end-to-end   {EndToEnd.Text}   (intended send -> final)");
+        Line($"  from 202     {AcceptedToFinal.Text}   (order accepted -> final)");
+        Line($"  accept       {Accept.Text}   (intended send -> 202)");
+        Line("  errors       " + (Errors.Count == 0 ? "none" : string.Join(", ", Errors.OrderBy(e => e.Key).Select(e => $"{e.Key}: {e.Value}"))));
+        if (Faults.Count > 0 || PoisonInjected.Count > 0 || Duplicated > 0)
+        {
+            var faults = Faults.GroupBy(f => f.Kind).Select(g => string.Create(culture, $"{g.Count()} x {g.Key} (back after {g.Average(f => f.DownSeconds):0.0} s on average)"));
+            Line("  chaos        " + string.Join(", ", faults.Append($"{PoisonInjected.Values.Sum()} poison messages").Append($"{Duplicated} duplicates")));
+        }
+        Line(Recovered
+            ? string.Create(culture, $"  recovery     every saga final and every outbox empty {RecoverySeconds:0.0} s after the load (bound {RecoveryBoundSeconds:0} s)")
+            : string.Create(culture, $"  recovery     NOT within the bound of {RecoveryBoundSeconds:0} s"));
+        if (Stages.Count > 0)
+        {
+            Line("  where the time goes (measured sagas; p50 / p95 / p99 ms):");
+            foreach (var stage in Stages)
+                Line(string.Create(culture, $"    {stage.Stage,-58} {stage.P50,8:0.0} {stage.P95,8:0.0} {stage.P99,8:0.0}   ({stage.Count})"));
+        }
+        Line("  invariants:");
+        foreach (var invariant in Invariants)
+        {
+            Line($"    {invariant.Verdict}  {invariant.Name}: {invariant.Detail}");
+            foreach (var offender in invariant.Offenders) Line($"          {offender}");
+        }
+        Line(InvariantsHold ? "  result       every invariant holds" : "  result       INVARIANTS VIOLATED");
+        return text.ToString();
+    }
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(LoadReport))]
+public sealed partial class LoadReportJson : JsonSerializerContext;

@@ -1,0 +1,97 @@
+using System.Globalization;
+using Npgsql;
+using SagaAspire.DevHost;
+
+namespace SagaAspire.Load;
+
+/// <summary>
+/// The system a run drives: where orders go, the four databases and the broker, and, when the
+/// harness started the system itself, the processes and infrastructure it can break.
+/// </summary>
+public sealed class SystemUnderTest : IAsyncDisposable
+{
+    /// <summary>A product with stock enough for any run: success and declined orders take it.</summary>
+    public const string StockedSku = "LOAD-STOCKED";
+
+    /// <summary>A product with no stock at all: out-of-stock orders ask for it.</summary>
+    public const string EmptySku = "LOAD-EMPTY";
+
+    public const int StockedQuantity = 1_000_000_000;
+
+    private readonly bool _owned;
+
+    private SystemUnderTest(IReadOnlyList<Uri> orderUrls, IReadOnlyDictionary<string, string> databases, string? kafka, SagaSystem? hosted, bool owned)
+    {
+        OrderUrls = orderUrls;
+        Databases = databases;
+        KafkaBootstrapServers = kafka;
+        Hosted = hosted;
+        _owned = owned;
+    }
+
+    public IReadOnlyList<Uri> OrderUrls { get; }
+
+    /// <summary>Connection strings by database name: orders, orchestrator, inventory, payment.</summary>
+    public IReadOnlyDictionary<string, string> Databases { get; }
+
+    public string? KafkaBootstrapServers { get; }
+
+    /// <summary>The system the harness started, with the processes and infrastructure chaos acts on; null for a target.</summary>
+    public SagaSystem? Hosted { get; }
+
+    /// <summary>The settings every service gets in a harness-started system, beyond the DevHost's own.</summary>
+    public static Dictionary<string, string?> ServiceSettings(IReadOnlyDictionary<string, string?>? extra = null)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            // Two products of the load's own, after the catalog of appsettings.json.
+            ["Inventory__Catalog__100__Sku"] = StockedSku,
+            ["Inventory__Catalog__100__Stock"] = StockedQuantity.ToString(CultureInfo.InvariantCulture),
+            ["Inventory__Catalog__101__Sku"] = EmptySku,
+            ["Inventory__Catalog__101__Stock"] = "0",
+            ["Logging__LogLevel__Default"] = "Warning",
+            ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Warning",
+        };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>()) settings[key] = value;
+        return settings;
+    }
+
+    /// <summary>Starts the whole system through the DevHost, with the load's products in the catalog.</summary>
+    public static async Task<SystemUnderTest> StartAsync(SagaSystemOptions options, Action<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var settings = ServiceSettings(options.Settings);
+        var system = await SagaSystem.StartAsync(options with { Settings = settings }, progress, cancellationToken);
+        var orderUrls = system.Replicas("order").Select(p => new Uri(p.Url)).ToList();
+        return new SystemUnderTest(orderUrls, system.DatabaseConnectionStrings, system.KafkaBootstrapServers, system, owned: true);
+    }
+
+    /// <summary>
+    /// A system running elsewhere: its order API, and optionally its PostgreSQL server (databases
+    /// orders, orchestrator, inventory and payment, as both hosts name them) and Kafka, which the
+    /// invariants and the message faults need. The load's products are added to its catalog.
+    /// </summary>
+    public static async Task<SystemUnderTest> TargetAsync(Uri orderUrl, string postgresConnectionString, string? kafka, CancellationToken cancellationToken = default)
+    {
+        var databases = SagaSystem.Services.ToDictionary(s => s.Database,
+            s => new NpgsqlConnectionStringBuilder(postgresConnectionString) { Database = s.Database }.ConnectionString);
+        await using (var connection = new NpgsqlConnection(databases["inventory"]))
+        {
+            await connection.OpenAsync(cancellationToken);
+            await using var insert = new NpgsqlCommand(
+                "INSERT INTO products (sku, name, available) VALUES ($1, $1, $2), ($3, $3, 0) ON CONFLICT (sku) DO NOTHING", connection);
+            insert.Parameters.Add(new() { Value = StockedSku });
+            insert.Parameters.Add(new() { Value = StockedQuantity });
+            insert.Parameters.Add(new() { Value = EmptySku });
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        return new SystemUnderTest([orderUrl], databases, kafka, hosted: null, owned: false);
+    }
+
+    /// <summary>The server itself (database postgres), for pgbench and scratch databases.</summary>
+    public NpgsqlConnectionStringBuilder Server => new(Databases["orders"]) { Database = "postgres" };
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_owned && Hosted is not null) await Hosted.DisposeAsync();
+    }
+}

@@ -1,0 +1,138 @@
+using System.Reflection;
+using SagaAspire.DevHost;
+using Xunit.Abstractions;
+
+namespace SagaAspire.Load.Tests;
+
+/// <summary>
+/// A small load run with one kill -9, through the same harness as the load tool: the whole system
+/// as processes, a few hundred sagas, a service killed and restarted mid-run, then every invariant.
+/// No figure is judged: the bounds are there only so that a broken system fails instead of hanging.
+/// </summary>
+public sealed class SmokeRun : IAsyncLifetime
+{
+    public SystemUnderTest System { get; private set; } = null!;
+    public LoadReport Report { get; private set; } = null!;
+    public List<string> Log { get; } = [];
+
+    public static readonly LoadSettings Settings = new()
+    {
+        Workers = 12,
+        Count = 300,
+        Mix = OutcomeMix.Default,
+        Chaos = ChaosKinds.Kill,
+        ChaosInterval = TimeSpan.FromSeconds(1.5),
+        MaxFaults = 1,
+        OutageLength = TimeSpan.FromSeconds(1),
+        RecoveryTimeout = TimeSpan.FromSeconds(90),
+        Ceiling = null,
+        RunId = "smoke-" + Guid.NewGuid().ToString("N")[..8],
+    };
+
+    public async Task InitializeAsync()
+    {
+        System = await SystemUnderTest.StartAsync(new SagaSystemOptions
+        {
+            Configuration = typeof(SmokeRun).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug",
+            Settings = new Dictionary<string, string?>
+            {
+                // Short step timeouts, so that a saga whose message went astray is re-sent soon.
+                ["Orchestrator__StepTimeout"] = "00:00:03",
+                ["Orchestrator__CompensationTimeout"] = "00:00:03",
+                ["Orchestrator__StepAttempts"] = "5",
+            },
+        }, Remember);
+        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        Report = await LoadRun.ExecuteAsync(System, Settings, Remember, cancellationToken: bound.Token);
+        Remember(Report.Summary());
+    }
+
+    private void Remember(string line)
+    {
+        lock (Log) Log.Add(line);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (System is not null) await System.DisposeAsync();
+    }
+}
+
+public sealed class a_few_hundred_sagas_with_a_service_killed_mid_run(SmokeRun run, ITestOutputHelper output) : IClassFixture<SmokeRun>
+{
+    private string Log => string.Join('\n', run.Log);
+
+    [Fact]
+    public void a_service_was_killed_and_restarted_while_orders_came_in()
+    {
+        output.WriteLine(run.Report.Summary());
+        run.Report.Faults.Count.ShouldBe(1, Log);
+        run.Report.Faults.Single().Kind.ShouldBe("kill");
+        run.Report.Faults.Single().At.ShouldBeLessThan(run.Report.StartedAt + TimeSpan.FromMinutes(4));
+        run.Report.Sent.ShouldBe(SmokeRun.Settings.Count!.Value, Log);
+    }
+
+    [Fact]
+    public void every_order_is_accepted_and_every_saga_reaches_its_final_state()
+    {
+        run.Report.NotAccepted.ShouldBe(0, Log);
+        run.Report.Recovered.ShouldBeTrue(Log);
+        run.Report.Final.ShouldBe(run.Report.Accepted, Log);
+    }
+
+    [Fact]
+    public void every_invariant_holds()
+    {
+        foreach (var invariant in run.Report.Invariants.Where(i => !i.IsExpectation))
+            invariant.Passed.ShouldBeTrue($"{invariant.Name}: {invariant.Detail}\n{string.Join('\n', invariant.Offenders)}\n\n{Log}");
+        run.Report.InvariantsHold.ShouldBeTrue(Log);
+        run.Report.Invariants.Select(i => i.Name).ShouldContain("stock conserved");
+        run.Report.Invariants.Select(i => i.Name).ShouldContain("every outbox drained");
+    }
+
+    [Fact]
+    public void the_mix_of_outcomes_is_the_one_sent()
+    {
+        // Step timeouts are generous against one short kill, so every order ends as its kind intends.
+        var outcomes = run.Report.Invariants.Single(i => i.Name == "outcomes as intended by the mix");
+        outcomes.Passed.ShouldBeTrue($"{outcomes.Detail}\n{string.Join('\n', outcomes.Offenders)}");
+    }
+
+    [Fact]
+    public async Task a_charge_changed_afterwards_is_reported_by_the_payment_invariants()
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(run.System.Databases["payment"]);
+        await connection.OpenAsync();
+        await using var pick = new Npgsql.NpgsqlCommand("SELECT saga_id, order_id FROM payments WHERE order_id LIKE $1 AND status = 'charged' LIMIT 1", connection);
+        pick.Parameters.Add(new() { Value = SmokeRun.Settings.RunId + "-%" });
+        string sagaId, orderId;
+        await using (var reader = await pick.ExecuteReaderAsync())
+        {
+            (await reader.ReadAsync()).ShouldBeTrue("the run approved no order");
+            (sagaId, orderId) = (reader.GetString(0), reader.GetString(1));
+        }
+
+        async Task Shift(decimal by)
+        {
+            await using var update = new Npgsql.NpgsqlCommand("UPDATE payments SET amount = amount + $2 WHERE saga_id = $1", connection);
+            update.Parameters.Add(new() { Value = sagaId });
+            update.Parameters.Add(new() { Value = by });
+            (await update.ExecuteNonQueryAsync()).ShouldBe(1);
+        }
+
+        await Shift(1m);
+        try
+        {
+            var results = await Invariants.CheckAsync(run.System, SmokeRun.Settings.RunId, run.Report.Baseline!, sent: null, poisoned: null, CancellationToken.None);
+            var once = results.Single(r => r.Name == "every approved order charged exactly once");
+            once.Passed.ShouldBeFalse();
+            once.Offenders.ShouldContain(o => o.Contains(orderId));
+            results.Single(r => r.Name == "charged minus refunded = approved totals").Passed.ShouldBeFalse();
+            results.Single(r => r.Name == "stock conserved").Passed.ShouldBeTrue();
+        }
+        finally
+        {
+            await Shift(-1m);
+        }
+    }
+}

@@ -1,0 +1,3 @@
+using SagaAspire.Load;
+
+return await LoadCommand.RunAsync(args);
