@@ -33,10 +33,14 @@ internal sealed partial class InboxConsumer(
 {
     private readonly MessagingOptions _options = options.Value;
     private readonly ConcurrentDictionary<TopicPartition, PartitionWorker> _workers = new();
+    private readonly ConcurrentDictionary<TopicPartition, long> _lag = new();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (handlers.Topics.Count == 0) return;
+        using var meter = new System.Diagnostics.Metrics.Meter(MessagingTelemetry.Name);
+        meter.CreateObservableGauge("sagaaspire.messaging.consumer.lag", ReportLag, "{message}",
+            "Messages in a partition not yet processed by this consumer group: the partition's end minus the next offset to process.");
         using var either = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var cleanup = CleanInboxPeriodicallyAsync(either.Token);
         var consume = Task.Factory.StartNew(() => ConsumeLoop(either.Token), either.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -75,11 +79,17 @@ internal sealed partial class InboxConsumer(
             .SetLogHandler((_, m) => { if (m.Level <= SyslogLevel.Warning) Log.KafkaClient(logger, m.Name, m.Message); })
             .Build();
         consumer.Subscribe(handlers.Topics);
+        var lagMeasured = Stopwatch.StartNew();
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
                 ServeWorkers(consumer);
+                if (lagMeasured.Elapsed >= TimeSpan.FromSeconds(1))
+                {
+                    MeasureLag(consumer);
+                    lagMeasured.Restart();
+                }
                 ConsumeResult<byte[]?, byte[]?>? result;
                 try
                 {
@@ -134,6 +144,35 @@ internal sealed partial class InboxConsumer(
             }
         }
     }
+
+    /// <summary>
+    /// On the consumer thread: each partition's lag, from the end offset the consumer learnt with
+    /// its last fetch (no request to the broker) and the next offset to process.
+    /// </summary>
+    private void MeasureLag(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        foreach (var partition in _lag.Keys.Where(p => !_workers.ContainsKey(p))) _lag.TryRemove(partition, out _);
+        foreach (var (partition, worker) in _workers)
+        {
+            try
+            {
+                var end = consumer.GetWatermarkOffsets(partition).High;
+                var next = worker.LastStored is { } stored ? new Offset(stored + 1) : consumer.Position(partition);
+                if (end.IsSpecial || next.IsSpecial) continue;
+                _lag[partition] = Math.Max(0, end.Value - next.Value);
+            }
+            catch (KafkaException)
+            {
+                _lag.TryRemove(partition, out _); // revoked in the meantime: no longer ours to report
+            }
+        }
+    }
+
+    private IEnumerable<System.Diagnostics.Metrics.Measurement<long>> ReportLag() =>
+        _lag.Select(entry => new System.Diagnostics.Metrics.Measurement<long>(entry.Value,
+            new KeyValuePair<string, object?>(MessagingTelemetry.ConsumerGroup, _options.ConsumerGroup),
+            new KeyValuePair<string, object?>(MessagingTelemetry.Destination, entry.Key.Topic),
+            new KeyValuePair<string, object?>(MessagingTelemetry.PartitionId, entry.Key.Partition.Value.ToString(CultureInfo.InvariantCulture))));
 
     /// <summary>Partitions leave this consumer: unpause them (librdkafka keeps a pause across reassignment), then stop their workers.</summary>
     private void GiveBack(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)

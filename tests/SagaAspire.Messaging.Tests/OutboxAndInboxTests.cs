@@ -139,6 +139,59 @@ public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
     }
 
     [Fact]
+    public async Task consumer_lag_counts_what_waits_behind_a_held_partition_and_falls_to_zero()
+    {
+        var scope = await infrastructure.NewScopeAsync("lag");
+        var group = $"lag-{Guid.NewGuid():N}";
+        await using var service = await TestService.StartAsync(scope, group);
+        await service.SendAsync(new Deposit("acct-lag", 1, 1));
+        await service.WaitForLedgerAsync(l => l.Count == 1);
+        (await WaitForLagAsync(group, lag => lag == 0)).ShouldBe(0);
+
+        // The handler's insert waits on this lock, holding the partition; the rest queue behind it.
+        await using (var blocker = await service.Database.OpenConnectionAsync())
+        await using (var hold = await blocker.BeginTransactionAsync())
+        {
+            await using (var lockLedger = new NpgsqlCommand("LOCK TABLE ledger IN ACCESS EXCLUSIVE MODE", blocker, hold))
+                await lockLedger.ExecuteNonQueryAsync();
+            await service.SendAsync([.. Enumerable.Range(2, 20).Select(n => new Deposit("acct-lag", n, n))]);
+            (await WaitForLagAsync(group, lag => lag == 20)).ShouldBe(20, "twenty messages written, none finished");
+            await hold.RollbackAsync();
+        }
+
+        await service.WaitForLedgerAsync(l => l.Count == 21);
+        (await WaitForLagAsync(group, lag => lag == 0)).ShouldBe(0);
+    }
+
+    /// <summary>Reads the consumer group's lag (summed over its partitions) until it satisfies <paramref name="done"/>.</summary>
+    private static async Task<long> WaitForLagAsync(string group, Func<long, bool> done, int seconds = 30)
+    {
+        long lag = 0;
+        var reported = false;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == MessagingTelemetry.Name && instrument.Name == "sagaaspire.messaging.consumer.lag") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag.Key == "messaging.consumer.group.name" && Equals(tag.Value, group)) { lag += value; reported = true; }
+        });
+        listener.Start();
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (true)
+        {
+            lag = 0;
+            reported = false;
+            listener.RecordObservableInstruments();
+            if (reported && done(lag)) return lag;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"The lag of consumer group {group} is {(reported ? lag : "not reported")} after {seconds}s");
+            await Task.Delay(200);
+        }
+    }
+
+    [Fact]
     public async Task migrations_apply_once_when_replicas_start_together()
     {
         var scope = await infrastructure.NewScopeAsync("migrate");

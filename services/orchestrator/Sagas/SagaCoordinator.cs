@@ -21,6 +21,8 @@ internal sealed class SagaCoordinator(SagaDefinition<OrderPlaced> saga, SagaStor
     private static readonly Counter<long> Ended = Meter.CreateCounter<long>("sagaaspire.sagas.ended", "{saga}", "Sagas that reached a final state, by status.");
     private static readonly Counter<long> Compensations = Meter.CreateCounter<long>("sagaaspire.sagas.compensations", "{step}", "Compensations requested, by step.");
     private static readonly Histogram<double> Duration = Meter.CreateHistogram<double>("sagaaspire.saga.duration", "s", "Time from a saga's start to its final state.");
+    private static readonly Histogram<double> StepDuration = Meter.CreateHistogram<double>("sagaaspire.saga.step.duration", "s",
+        "Time from sending a step's command (or its last resend) to the answer, by step and outcome (completed, failed, compensated).");
     private static long _inFlight;
     private static long _needsAttention;
     private static readonly ObservableGauge<long> InFlight = Meter.CreateObservableGauge("sagaaspire.sagas.in_flight",
@@ -102,6 +104,19 @@ internal sealed class SagaCoordinator(SagaDefinition<OrderPlaced> saga, SagaStor
         Activity.Current?.SetTag("saga.id", after.SagaId).SetTag("saga.step", CurrentStep(after));
         foreach (var entry in decision.Timeline.Where(e => e.Outcome == "compensation requested"))
             Compensations.Add(1, new KeyValuePair<string, object?>("saga.step", entry.Step));
+        for (var i = 0; i < after.Steps.Count; i++)
+        {
+            var outcome = (before.Steps[i], after.Steps[i]) switch
+            {
+                (StepStatus.Requested, StepStatus.Completed) => "completed",
+                (StepStatus.Requested, StepStatus.Failed) => "failed",
+                (StepStatus.Compensating, StepStatus.Compensated) => "compensated",
+                _ => null,
+            };
+            if (outcome is not null)
+                StepDuration.Record((after.UpdatedAt - before.UpdatedAt).TotalSeconds,
+                    new KeyValuePair<string, object?>("saga.step", saga.Steps[i].Name), new KeyValuePair<string, object?>("saga.step.outcome", outcome));
+        }
         if (after.IsTerminal && !before.IsTerminal)
         {
             var status = new KeyValuePair<string, object?>("saga.status", after.Status.ToString());
