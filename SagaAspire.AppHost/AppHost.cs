@@ -34,6 +34,15 @@ var orchestrator = builder.AddProject<Projects.SagaAspire_Orchestrator>("orchest
     .WaitFor(inventory).WaitFor(payment)
     .WithHttpHealthCheck("/health");
 
+// The Saga Explorer (the orchestrator's /explorer/) links each saga to its trace in the dashboard,
+// which listens on the first of the AppHost's own URLs. Only when running: a published manifest
+// must not point at this machine.
+if (builder.ExecutionContext.IsRunMode
+    && builder.Configuration["ASPNETCORE_URLS"]?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is [var dashboard, ..])
+{
+    orchestrator.WithEnvironment("Explorer__DashboardUrl", dashboard);
+}
+
 builder.AddProject<Projects.SagaAspire_Order>("order")
     .WithReference(kafka).WaitFor(kafka)
     .WithReference(ordersDb, connectionName: "orders").WaitFor(ordersDb)
