@@ -1,0 +1,57 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using SagaAspire.Deployment.Tests.Kustomize;
+
+namespace SagaAspire.Deployment.Tests;
+
+public sealed class the_container_images
+{
+    public static TheoryData<string> EveryService() => [.. Services.All.Select(s => s.Name)];
+
+    [Theory]
+    [MemberData(nameof(EveryService))]
+    public void are_named_after_the_service_and_run_as_a_non_root_user_on_a_chiseled_base(string service)
+    {
+        var image = ContainerSettings.Of(service);
+        image.Repository.ShouldBe($"sagaaspire/{service}");
+        image.BaseImage.ShouldStartWith("mcr.microsoft.com/dotnet/aspnet:");
+        image.BaseImage.ShouldContain("chiseled", Case.Sensitive, "no shell, no package manager, non-root by default");
+        // Numeric, so that Kubernetes can check runAsNonRoot; and not root's 0.
+        int.TryParse(image.User, NumberStyles.None, CultureInfo.InvariantCulture, out var user).ShouldBeTrue($"ContainerUser '{image.User}' is a number");
+        user.ShouldBeGreaterThan(0);
+        image.Ports.ShouldBe(["8080"]);
+        image.Tags.ShouldContain("latest");
+    }
+
+    [Fact]
+    public void are_the_ones_the_base_manifests_run()
+    {
+        var images = Kustomizer.Render(Repository.PathOf("deploy", "k8s", "base"))
+            .Where(r => r.Kind == "Deployment")
+            .ToDictionary(r => r.Name, r => (string)r.Containers().Single()["image"]!);
+        images.Keys.ShouldBe(Services.All.Select(s => s.Name), ignoreOrder: true);
+        foreach (var service in Services.All) images[service.Name].ShouldBe(ContainerSettings.Of(service.Name).Repository);
+    }
+}
+
+public sealed partial class the_apphost
+{
+    [Fact]
+    public void names_the_services_and_their_databases_as_the_manifests_do()
+    {
+        var appHost = Repository.Read("SagaAspire.AppHost", "AppHost.cs");
+        AddProject().Matches(appHost).Select(m => m.Groups["name"].Value)
+            .ShouldBe(Services.All.Select(s => s.Name), ignoreOrder: true);
+        ConnectionName().Matches(appHost).Select(m => m.Groups["name"].Value)
+            .ShouldBe(Services.All.Select(s => s.Database), ignoreOrder: true);
+        foreach (var overlay in Overlays.Names)
+            Overlays.Render(overlay).OfKind("Deployment").Select(d => d.Name)
+                .ShouldBe([.. Services.All.Select(s => s.Name), .. overlay == "dev" ? new[] { "aspire-dashboard" } : []], ignoreOrder: true);
+    }
+
+    [GeneratedRegex("""AddProject<[^>]+>\("(?<name>[^"]+)"\)""")]
+    private static partial Regex AddProject();
+
+    [GeneratedRegex("""connectionName:\s*"(?<name>[^"]+)"\)""")]
+    private static partial Regex ConnectionName();
+}
