@@ -181,7 +181,7 @@ public sealed class ChaosAgent : IAsyncDisposable
             Acks = Acks.All,
             LingerMs = 2,
             SocketNagleDisable = true,
-        }).SetErrorHandler((_, _) => { }).Build();
+        }).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
         using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
         {
             BootstrapServers = bootstrap,
@@ -189,7 +189,7 @@ public sealed class ChaosAgent : IAsyncDisposable
             EnableAutoCommit = false,
             FetchWaitMaxMs = 5,
             SocketNagleDisable = true,
-        }).SetErrorHandler((_, _) => { }).Build();
+        }).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
         try
         {
             consumer.Assign(KafkaTopics.Partitions(bootstrap!, Topics.All).Select(p => new TopicPartitionOffset(p, Offset.End)));
@@ -236,7 +236,7 @@ public sealed class ChaosAgent : IAsyncDisposable
             BootstrapServers = _system.KafkaBootstrapServers,
             Acks = Acks.All,
             MessageTimeoutMs = 120_000,
-        }).SetErrorHandler((_, _) => { }).Build();
+        }).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
         var period = TimeSpan.FromSeconds(1 / _settings.PoisonPerSecond);
         var deliveries = new List<Task>();
         try
@@ -302,7 +302,7 @@ public static class KafkaTopics
 {
     public static List<TopicPartition> Partitions(string bootstrapServers, IEnumerable<string> topics)
     {
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers }).Build();
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers }).SetLogHandler((_, _) => { }).Build();
         var partitions = new List<TopicPartition>();
         foreach (var topic in topics)
         {

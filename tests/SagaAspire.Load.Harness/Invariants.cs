@@ -130,9 +130,10 @@ public static class Invariants
             if (sold != expected) offenders.Add($"{sku}: {sold} sold during the run, approved orders hold {expected}");
         }
         offenders.AddRange(held.Select(s => $"reservation of saga {s} still held"));
-        var summary = string.Join("; ", now.Where(p => baseline.Stock.ContainsKey(p.Key)).Select(p =>
-            $"{p.Key}: available {p.Value.Available}, reserved {p.Value.Reserved}, sold {p.Value.Sold - baseline.Stock[p.Key].Sold} in the run"));
-        return new InvariantResult("stock conserved", offenders.Count == 0, summary + $"; {held.Count} reservations held", Cap(offenders));
+        var soldInRun = now.Where(p => baseline.Stock.ContainsKey(p.Key)).Sum(p => (long)p.Value.Sold - baseline.Stock[p.Key].Sold);
+        var summary = $"{now.Count} products: {soldInRun} units sold in the run (approved orders hold {soldByOrders.Values.Sum()}), " +
+            $"{now.Values.Sum(p => (long)p.Reserved)} reserved at rest, {held.Count} reservations held";
+        return new InvariantResult("stock conserved", offenders.Count == 0, summary, Cap(offenders));
     }
 
     private static IEnumerable<InvariantResult> Payments(List<StoredOrder> orders, Dictionary<string, (string SagaId, decimal Amount, string Status)> payments,
@@ -248,7 +249,7 @@ public static class Invariants
         GroupId = "sagaaspire-load-invariants", // never joined: partitions are assigned
         EnableAutoCommit = false,
         FetchWaitMaxMs = 5,
-    }).SetErrorHandler((_, _) => { }).Build();
+    }).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
 
     private static string Key(TopicPartition partition) => $"{partition.Topic}/{partition.Partition.Value.ToString(CultureInfo.InvariantCulture)}";
 

@@ -111,18 +111,24 @@ public sealed class LoadDriver : IDisposable
                 if (measured && Interlocked.Increment(ref _measuredSent) > count) return;
                 var order = NewOrder(now, measured);
                 if (!await SendAsync(order, cancellationToken)) continue;
+                // A worker waits for its saga at most until the load's end: what is still running
+                // then is left for the recovery wait and the invariants.
+                var waitUntil = endBy == DateTime.MaxValue ? finalWait : Min(finalWait, endBy - DateTime.UtcNow);
+                if (waitUntil <= TimeSpan.Zero) return;
                 try
                 {
-                    await order.Completion.Task.WaitAsync(finalWait, cancellationToken);
+                    await order.Completion.Task.WaitAsync(waitUntil, cancellationToken);
                 }
                 catch (TimeoutException)
                 {
-                    // Left for the recovery wait and the invariants to judge; the worker goes on.
+                    // the worker goes on with the next order, or ends with the load
                 }
             }
         }
         await Task.WhenAll(Enumerable.Range(0, _settings.Workers).Select(_ => Task.Run(Worker, cancellationToken)));
     }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     private OrderRecord NewOrder(DateTime intended, bool measured)
     {
@@ -142,7 +148,7 @@ public sealed class LoadDriver : IDisposable
         Counters.RequestStarted();
         try
         {
-            var body = OrderBodies.For(order);
+            var body = OrderBodies.For(order, _settings.Skus);
             var giveUpAt = DateTime.UtcNow + _settings.SendGiveUp;
             var delay = TimeSpan.FromMilliseconds(100);
             while (true)

@@ -107,6 +107,12 @@ public sealed record LoadSettings
 
     public OutcomeMix Mix { get; init; } = OutcomeMix.Default;
 
+    /// <summary>
+    /// Products the orders spread over (1 to 64). Every reservation locks its product's row until
+    /// it commits, so one product is one hot row that serializes the inventory service.
+    /// </summary>
+    public int Skus { get; init; } = SystemUnderTest.StockedSkuCount;
+
     public ChaosKinds Chaos { get; init; }
 
     /// <summary>Time between two faults of the kinds kill, broker and postgres (they take turns).</summary>
@@ -148,7 +154,7 @@ public sealed record LoadSettings
             (null, { } d) => $"{d.TotalSeconds:0} s",
             _ => "1000 orders",
         };
-        return $"{mode}, {amount}, warm-up {Warmup.TotalSeconds:0} s, mix {Mix}, chaos {(Chaos == ChaosKinds.None ? "none" : Chaos.ToString().ToLowerInvariant())}";
+        return $"{mode}, {amount}, warm-up {Warmup.TotalSeconds:0} s, mix {Mix} over {Skus} products, chaos {(Chaos == ChaosKinds.None ? "none" : Chaos.ToString().ToLowerInvariant())}";
     }
 
     public static TimeSpan ParseDuration(string text)

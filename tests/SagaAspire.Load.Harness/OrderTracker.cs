@@ -147,7 +147,7 @@ public sealed class OrderTracker : IAsyncDisposable
             FetchWaitMaxMs = 5,
             SocketNagleDisable = true,
         };
-        using var consumer = new ConsumerBuilder<string, byte[]>(config).SetErrorHandler((_, _) => { }).Build();
+        using var consumer = new ConsumerBuilder<string, byte[]>(config).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
         try
         {
             consumer.Assign(KafkaTopics.Partitions(_kafka!, [Topics.OrchestratorEvents]).Select(p => new TopicPartitionOffset(p, Offset.End)));
@@ -260,13 +260,15 @@ public static class OrderBodies
     /// <summary>Prices vary a little so that sums catch a charge of the wrong order.</summary>
     public static decimal PriceOf(long index) => 10m + index % 97 + (index % 7) * 0.25m;
 
-    public static string For(OrderRecord order)
+    /// <param name="skus">How many of the stocked products the orders spread over (one makes a single hot row).</param>
+    public static string For(OrderRecord order, int skus)
     {
+        var stocked = SystemUnderTest.StockedSku((int)(order.Index % Math.Clamp(skus, 1, SystemUnderTest.StockedSkuCount)));
         var (customer, sku) = order.Kind switch
         {
-            OrderKind.Declined => ($"declined-{order.Index}", SystemUnderTest.StockedSku),
+            OrderKind.Declined => ($"declined-{order.Index}", stocked),
             OrderKind.OutOfStock => ($"c-{order.Index}", SystemUnderTest.EmptySku),
-            _ => ($"c-{order.Index}", SystemUnderTest.StockedSku),
+            _ => ($"c-{order.Index}", stocked),
         };
         var builder = new StringBuilder(200);
         builder.Append("{\"orderId\":\"").Append(order.OrderId)

@@ -10,8 +10,10 @@ namespace SagaAspire.Load;
 /// </summary>
 public sealed class SystemUnderTest : IAsyncDisposable
 {
-    /// <summary>A product with stock enough for any run: success and declined orders take it.</summary>
-    public const string StockedSku = "LOAD-STOCKED";
+    /// <summary>Products with stock enough for any run: success and declined orders take them, spread over as many as the run asks.</summary>
+    public const int StockedSkuCount = 64;
+
+    public static string StockedSku(int number) => $"LOAD-STOCKED-{number:00}";
 
     /// <summary>A product with no stock at all: out-of-stock orders ask for it.</summary>
     public const string EmptySku = "LOAD-EMPTY";
@@ -44,14 +46,18 @@ public sealed class SystemUnderTest : IAsyncDisposable
     {
         var settings = new Dictionary<string, string?>
         {
-            // Two products of the load's own, after the catalog of appsettings.json.
-            ["Inventory__Catalog__100__Sku"] = StockedSku,
-            ["Inventory__Catalog__100__Stock"] = StockedQuantity.ToString(CultureInfo.InvariantCulture),
-            ["Inventory__Catalog__101__Sku"] = EmptySku,
-            ["Inventory__Catalog__101__Stock"] = "0",
+            // The load's own products, after the catalog of appsettings.json.
+            ["Inventory__Catalog__100__Sku"] = EmptySku,
+            ["Inventory__Catalog__100__Stock"] = "0",
             ["Logging__LogLevel__Default"] = "Warning",
             ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Warning",
         };
+        for (var number = 0; number < StockedSkuCount; number++)
+        {
+            var index = (101 + number).ToString(CultureInfo.InvariantCulture);
+            settings[$"Inventory__Catalog__{index}__Sku"] = StockedSku(number);
+            settings[$"Inventory__Catalog__{index}__Stock"] = StockedQuantity.ToString(CultureInfo.InvariantCulture);
+        }
         foreach (var (key, value) in extra ?? new Dictionary<string, string?>()) settings[key] = value;
         return settings;
     }
@@ -78,10 +84,9 @@ public sealed class SystemUnderTest : IAsyncDisposable
         {
             await connection.OpenAsync(cancellationToken);
             await using var insert = new NpgsqlCommand(
-                "INSERT INTO products (sku, name, available) VALUES ($1, $1, $2), ($3, $3, 0) ON CONFLICT (sku) DO NOTHING", connection);
-            insert.Parameters.Add(new() { Value = StockedSku });
-            insert.Parameters.Add(new() { Value = StockedQuantity });
-            insert.Parameters.Add(new() { Value = EmptySku });
+                "INSERT INTO products (sku, name, available) SELECT sku, sku, stock FROM unnest($1::text[], $2::integer[]) AS p(sku, stock) ON CONFLICT (sku) DO NOTHING", connection);
+            insert.Parameters.Add(new() { Value = Enumerable.Range(0, StockedSkuCount).Select(StockedSku).Append(EmptySku).ToArray() });
+            insert.Parameters.Add(new() { Value = Enumerable.Repeat(StockedQuantity, StockedSkuCount).Append(0).ToArray() });
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
         return new SystemUnderTest([orderUrl], databases, kafka, hosted: null, owned: false);

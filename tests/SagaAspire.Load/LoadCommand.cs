@@ -20,6 +20,7 @@ internal static class LoadCommand
           --duration 60s      send for this long after the warm-up (with --count: whichever ends first)
           --warmup 5s         load at the same settings before the figures start (default 0)
           --mix success=80,declined=15,outofstock=5
+          --skus N            stocked products the orders spread over, 1 to 64 (default 64; 1 is a single hot row)
         Faults (any subset, comma-separated)
           --chaos kill,broker,postgres,duplicate,poison
           --chaos-interval 10s   time between two faults of kill, broker, postgres (they take turns)
@@ -137,6 +138,7 @@ internal static class LoadCommand
                 case "--count": load = load with { Count = Number() }; break;
                 case "--duration": load = load with { Duration = LoadSettings.ParseDuration(Value()) }; break;
                 case "--warmup": load = load with { Warmup = LoadSettings.ParseDuration(Value()) }; break;
+                case "--skus": load = load with { Skus = (int)Math.Min(Number(), SystemUnderTest.StockedSkuCount) }; break;
                 case "--mix": load = load with { Mix = OutcomeMix.Parse(Value()) }; break;
                 case "--chaos": load = load with { Chaos = LoadSettings.ParseChaos(Value()) }; break;
                 case "--chaos-interval": load = load with { ChaosInterval = LoadSettings.ParseDuration(Value()) }; break;
