@@ -55,12 +55,15 @@ public static class ConnectionStrings
     {
         var value = configuration.GetConnectionString(name);
         if (string.IsNullOrWhiteSpace(value))
-            throw new InvalidOperationException(
+            throw new ConfigurationErrorException(
                 $"Missing setting {Setting(name)} (environment variable ConnectionStrings__{name}). " +
                 $"Set it, for example to '{example}', or start the service through the DevHost or the Aspire AppHost, which set it for you.");
         return value;
     }
 
-    private static InvalidOperationException Malformed(string name, string problem, string example) =>
+    private static ConfigurationErrorException Malformed(string name, string problem, string example) =>
         new($"Setting {Setting(name)} (environment variable ConnectionStrings__{name}) is malformed: {problem}. Example of a valid value: '{example}'.");
 }
+
+/// <summary>A setting the service needs is missing or malformed; the message says which and how to fix it.</summary>
+public sealed class ConfigurationErrorException(string message) : InvalidOperationException(message);

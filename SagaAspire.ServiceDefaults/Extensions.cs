@@ -34,11 +34,35 @@ public static class ServiceDefaultsExtensions
 
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
+        ExitCleanlyOnConfigurationErrors(builder.Environment.ApplicationName);
         builder.AddTelemetry();
         builder.Services.AddProblemDetails();
         builder.Services.AddHealthChecks()
             .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
         return builder;
+    }
+
+    private static int _exitHandlerInstalled;
+
+    /// <summary>
+    /// A service started without a setting it needs stops with the message that names the setting,
+    /// exit code 2, and no stack trace: a configuration mistake is not a crash.
+    /// </summary>
+    private static void ExitCleanlyOnConfigurationErrors(string service)
+    {
+        if (Interlocked.Exchange(ref _exitHandlerInstalled, 1) == 1) return;
+        AppDomain.CurrentDomain.UnhandledException += (_, e) =>
+        {
+            var message = e.ExceptionObject switch
+            {
+                ConfigurationErrorException missing => missing.Message,
+                Microsoft.Extensions.Options.OptionsValidationException invalid => $"Invalid settings: {string.Join("; ", invalid.Failures)}",
+                _ => null,
+            };
+            if (message is null) return;
+            Console.Error.WriteLine($"{service}: {message}");
+            Environment.Exit(2);
+        };
     }
 
     /// <summary>
