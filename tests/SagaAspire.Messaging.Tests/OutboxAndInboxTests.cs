@@ -139,6 +139,21 @@ public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
     }
 
     [Fact]
+    public async Task a_row_the_broker_can_never_take_is_parked_and_the_rows_behind_it_are_published()
+    {
+        var scope = await infrastructure.NewScopeAsync("parked");
+        await using var service = await TestService.StartAsync(scope);
+        await service.SendAsync(new Deposit("acct-p", 1, 1));
+        await service.SendAsync(new Deposit("acct-p", 2, 2) { Memo = new string('x', 2_000_000) }); // over the producer's 1 MB limit
+        await service.SendAsync(new Deposit("acct-p", 3, 3));
+
+        var ledger = await service.WaitForLedgerAsync(l => l.Count == 2);
+        ledger.Select(r => r.Sequence).ShouldBe([1, 3]);
+        (await service.ScalarAsync("SELECT count(*) FROM messaging.outbox_parked WHERE error LIKE 'MsgSizeTooLarge:%'")).ShouldBe(1);
+        (await service.ScalarAsync("SELECT count(*) FROM messaging.outbox")).ShouldBe(0);
+    }
+
+    [Fact]
     public async Task consumer_lag_counts_what_waits_behind_a_held_partition_and_falls_to_zero()
     {
         var scope = await infrastructure.NewScopeAsync("lag");

@@ -6,7 +6,11 @@ namespace SagaAspire.Messaging.Tests;
 
 /// <summary>A test contract: money into an account, numbered per account.</summary>
 [MessageType("test.deposit", 1)]
-public sealed record Deposit(string Account, decimal Amount, int Sequence);
+public sealed record Deposit(string Account, decimal Amount, int Sequence)
+{
+    /// <summary>Free text; a test makes it large enough that no broker takes the message.</summary>
+    public string? Memo { get; init; }
+}
 
 /// <summary>A contract the test service knows but does not handle.</summary>
 [MessageType("test.audit", 1)]
