@@ -117,11 +117,11 @@ function listView(query) {
       h("div", { class: "pager" }, previous, next, summary)));
 
   function go(changes, findOne = false) {
-    const next = new URLSearchParams({ status, orderId, page: String(page) });
-    for (const [key, value] of Object.entries(changes)) next.set(key, String(value));
-    for (const key of [...next.keys()]) if (!next.get(key) || (key === "page" && next.get(key) === "1")) next.delete(key);
-    location.hash = `#/?${next}`;
-    if (findOne) pendingFind = next.get("orderId");
+    const params = new URLSearchParams({ status, orderId, page: String(page) });
+    for (const [key, value] of Object.entries(changes)) params.set(key, String(value));
+    for (const key of [...params.keys()]) if (!params.get(key) || (key === "page" && params.get(key) === "1")) params.delete(key);
+    location.hash = `#/?${params}`;
+    if (findOne) pendingFind = params.get("orderId");
   }
 
   let shown = new Map();
@@ -172,13 +172,30 @@ function listView(query) {
       h("td", {}, saga.failureReason ?? ""));
   }
 
+  // Under load, changes arrive several times a second: the list reloads at most once a second,
+  // with every saga that changed in between highlighted.
+  let changedSince = new Set();
+  let reloadTimer = null;
+  let loadedAt = 0;
+  function reloadSoon() {
+    if (reloadTimer) return;
+    reloadTimer = setTimeout(() => {
+      reloadTimer = null;
+      loadedAt = Date.now();
+      const changed = changedSince;
+      changedSince = new Set();
+      load(changed);
+    }, Math.max(0, loadedAt + 1000 - Date.now()));
+  }
+
   load();
   return {
     kind: "list",
     // A change on this page reloads it; so does a new saga when the newest page is on screen.
     refresh(changes) {
-      if (changes === null || page === 1 || changes.some(c => shown.has(c.sagaId)))
-        load(new Set((changes ?? []).map(c => c.sagaId)));
+      if (changes !== null && page !== 1 && !changes.some(c => shown.has(c.sagaId))) return;
+      for (const change of changes ?? []) changedSince.add(change.sagaId);
+      reloadSoon();
     },
     tick() { for (const cell of body.querySelectorAll("td.age")) cell.textContent = formatAge(cell.dataset.started); },
   };
