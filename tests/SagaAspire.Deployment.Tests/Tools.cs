@@ -36,11 +36,31 @@ internal static class Tools
             .Any(directory => File.Exists(Path.Combine(directory, name)));
 }
 
-/// <summary>A fact that needs <c>kubectl</c> (with its built-in kustomize); skipped, saying so, where it is missing.</summary>
+/// <summary>
+/// A fact that needs <c>kubectl</c> with kustomize 5 built in; skipped, saying so, where there is
+/// none (Debian's own kubernetes-client is 1.20, with kustomize 2, too old for these overlays).
+/// </summary>
 public sealed class KubectlFactAttribute : FactAttribute
 {
     public KubectlFactAttribute()
     {
-        if (!Tools.OnPath("kubectl")) Skip = "kubectl is not on PATH: the comparison with the real kustomize needs it (every other test uses the tests' own renderer).";
+        const string others = "every other test uses the tests' own renderer";
+        if (!Tools.OnPath("kubectl"))
+        {
+            Skip = $"kubectl is not on PATH: the comparison with the real kustomize needs it ({others}).";
+            return;
+        }
+        string version;
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(Tools.Run("kubectl", "version", "--client", "-o", "json"));
+            version = json.RootElement.TryGetProperty("kustomizeVersion", out var kustomize) ? kustomize.GetString() ?? "" : "";
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or System.Text.Json.JsonException or TimeoutException)
+        {
+            version = "";
+        }
+        if (!version.StartsWith("v5.", StringComparison.Ordinal))
+            Skip = $"kubectl's kustomize is '{version}', not 5.x: the comparison with the real kustomize needs kustomize 5 ({others}).";
     }
 }
