@@ -311,12 +311,16 @@ internal sealed partial class InboxConsumer(
             if (await inbox.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0) return false;
         }
 
+        // Outbox rows written by the handler (through the context or the Outbox itself) wake the
+        // relay after the commit, not from inside it (see Outbox).
+        using var wakeUp = outbox.WakeUpAfterCommit();
         var context = new MessageContext(envelope, connection, transaction);
         await using (var scope = scopes.CreateAsyncScope())
             await registration.Invoke(scope.ServiceProvider, message, context, cancellationToken).ConfigureAwait(false);
         if (context.Outgoing.Count > 0)
             await outbox.EnqueueAsync(transaction, context.Outgoing, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        wakeUp.Committed();
         return true;
     }
 

@@ -10,10 +10,69 @@ namespace SagaAspire.Messaging;
 /// Writes outgoing messages into <c>messaging.outbox</c> inside the caller's transaction, so the
 /// messages exist exactly when the state change that caused them does. A rollback publishes
 /// nothing; a commit wakes the relay through NOTIFY, which PostgreSQL delivers only on commit.
+/// <para>
+/// A NOTIFY inside the writer's transaction costs throughput: PostgreSQL serializes the commits
+/// of every notifying transaction in the whole server (one lock, held through the commit's WAL
+/// flush), so they lose group commit. Writers on the hot path (the inbox consumer, the order
+/// API) therefore use <see cref="WakeUpAfterCommit"/>: their rows wake the relay through one
+/// NOTIFY sent after their commit, from a transaction of its own, shared by every commit that
+/// happens meanwhile.
+/// </para>
 /// </summary>
-public sealed class Outbox(MessageTypes types)
+public sealed class Outbox(MessageTypes types, NpgsqlDataSource? dataSource = null)
 {
     internal const string Channel = "sagaaspire_outbox";
+
+    private static readonly AsyncLocal<RelayWakeUp?> Deferred = new();
+    private int _wakeUpPending;
+
+    /// <summary>
+    /// Until disposed, outbox rows written in this asynchronous flow do not NOTIFY inside their
+    /// transaction; call <see cref="RelayWakeUp.Committed"/> after the commit instead. Without a
+    /// data source (an Outbox built by hand) rows keep notifying in their transaction.
+    /// </summary>
+    public RelayWakeUp WakeUpAfterCommit()
+    {
+        var scope = new RelayWakeUp(this, Deferred.Value);
+        if (dataSource is not null) Deferred.Value = scope;
+        return scope;
+    }
+
+    internal static void Restore(RelayWakeUp scope, RelayWakeUp? previous)
+    {
+        if (Deferred.Value == scope) Deferred.Value = previous;
+    }
+
+    /// <summary>
+    /// Sends one NOTIFY for every commit up to now. While one is on its way, further requests
+    /// only mark that another is needed once it has left, so a burst of commits costs a few
+    /// notifications, not one each.
+    /// </summary>
+    internal void RequestWakeUp()
+    {
+        if (dataSource is null || Interlocked.Exchange(ref _wakeUpPending, 1) == 1) return;
+        _ = Task.Run(SendWakeUpAsync);
+    }
+
+    private async Task SendWakeUpAsync()
+    {
+        try
+        {
+            await using var connection = await dataSource!.OpenConnectionAsync().ConfigureAwait(false);
+            // A commit from here on asks for a wake-up of its own: this one may reach the relay
+            // before that commit is visible.
+            Volatile.Write(ref _wakeUpPending, 0);
+            // Only a hint (the relay also polls), so it need not wait for the disk.
+            await using var notify = new NpgsqlCommand($"SELECT set_config('synchronous_commit', 'off', true), pg_notify('{Channel}', '')", connection);
+            await notify.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException or ObjectDisposedException)
+        {
+            // The database is unreachable or the service is stopping: the relay's poll
+            // (Messaging:RelayPollInterval) finds the rows all the same, a little later.
+            Volatile.Write(ref _wakeUpPending, 0);
+        }
+    }
 
     public Task EnqueueAsync(NpgsqlTransaction transaction, OutgoingMessage message, CancellationToken cancellationToken = default) =>
         EnqueueAsync(transaction, [message], cancellationToken);
@@ -50,7 +109,8 @@ public sealed class Outbox(MessageTypes types)
         insert.Parameters.Add(new() { Value = rows.Select(r => r.Headers is null ? null : JsonSerializer.Serialize(r.Headers, OutboxJson.Default.DictionaryStringString)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
         insert.Parameters.Add(new() { Value = rows.Select(r => r.Payload).ToArray() });
         batch.BatchCommands.Add(insert);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_notify('{Channel}', '')"));
+        if (Deferred.Value is { } deferred) deferred.RowsWritten = true;
+        else batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_notify('{Channel}', '')"));
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -59,6 +119,34 @@ public sealed class Outbox(MessageTypes types)
         var activity = Activity.Current;
         return activity is null || activity.IdFormat != ActivityIdFormat.W3C ? (null, null) : (activity.Id, activity.TraceStateString);
     }
+}
+
+/// <summary>
+/// The relay's wake-up for outbox rows written in one unit of work, sent after its commit
+/// (<see cref="Outbox.WakeUpAfterCommit"/>).
+/// </summary>
+public sealed class RelayWakeUp : IDisposable
+{
+    private readonly Outbox _outbox;
+    private readonly RelayWakeUp? _previous;
+
+    internal RelayWakeUp(Outbox outbox, RelayWakeUp? previous)
+    {
+        _outbox = outbox;
+        _previous = previous;
+    }
+
+    internal bool RowsWritten { get; set; }
+
+    /// <summary>The transaction committed: wake the relay if it wrote outbox rows.</summary>
+    public void Committed()
+    {
+        if (!RowsWritten) return;
+        RowsWritten = false;
+        _outbox.RequestWakeUp();
+    }
+
+    public void Dispose() => Outbox.Restore(this, _previous);
 }
 
 /// <summary>An outbox row: a message in wire form, waiting to be published.</summary>

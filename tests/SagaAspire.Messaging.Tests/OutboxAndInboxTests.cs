@@ -29,6 +29,28 @@ public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
     }
 
     [Fact]
+    public async Task a_writer_that_wakes_the_relay_after_its_commit_is_published_without_waiting_for_the_poll()
+    {
+        var scope = await infrastructure.NewScopeAsync("wake-after-commit");
+        await using var service = await TestService.StartAsync(scope, settings: new Dictionary<string, string?> { ["Messaging:RelayPollInterval"] = "00:01:00" });
+        await Task.Delay(1000); // the relay has read the empty outbox and waits: only a NOTIFY (or a minute) wakes it
+
+        using var wakeUp = service.Outbox.WakeUpAfterCommit();
+        await using (var connection = await service.Database.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await service.Outbox.EnqueueAsync(transaction, new OutgoingMessage(scope.Topic, "acct-1", new Deposit("acct-1", 10, 1)));
+            await transaction.CommitAsync();
+        }
+        await Task.Delay(2000);
+        (await service.LedgerAsync()).ShouldBeEmpty("the commit itself sent no NOTIFY, so the relay still sleeps");
+
+        wakeUp.Committed();
+        var ledger = await service.WaitForLedgerAsync(l => l.Count >= 1, seconds: 20); // well inside the minute of the poll
+        ledger.Single().Sequence.ShouldBe(1);
+    }
+
+    [Fact]
     public async Task per_key_order_holds_under_concurrent_writers_and_two_replicas()
     {
         var scope = await infrastructure.NewScopeAsync("order");

@@ -66,6 +66,8 @@ internal sealed class OrderStore(NpgsqlDataSource dataSource, Outbox outbox)
             if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0) return new PlaceResult.OrderIdTaken(orderId);
         }
 
+        // OrderPlaced wakes the relay after the commit, not from inside it (see Outbox).
+        using var wakeUp = outbox.WakeUpAfterCommit();
         await outbox.EnqueueAsync(transaction,
             new OutgoingMessage(Topics.Orders, sagaId, new OrderPlaced(orderId, order.CustomerId, order.Currency, order.Lines, order.Total)), cancellationToken);
 
@@ -81,6 +83,7 @@ internal sealed class OrderStore(NpgsqlDataSource dataSource, Outbox outbox)
             await remember.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
+        wakeUp.Committed();
         return new PlaceResult.Accepted(accepted);
     }
 
