@@ -48,7 +48,9 @@ public sealed class the_dev_overlay
         var environment = _dev.Environment(job.Containers().Single());
         environment["DATABASES"].Value!.Split(' ', StringSplitOptions.RemoveEmptyEntries)
             .ShouldBe(Services.All.Select(s => s.Database), ignoreOrder: true);
-        _dev.Route(environment["PGHOST"].Value!, 5432)?.Workload.Name.ShouldBe("postgres");
+        var server = _dev.Route(environment["PGHOST"].Value!, 5432);
+        server.ShouldNotBeNull($"the Job's PGHOST {environment["PGHOST"].Value}:5432 is no Service of the overlay");
+        server.Value.Workload.Name.ShouldBe("postgres");
         environment["PGPASSWORD"].Value.ShouldBe(_dev.Environment(_dev.Find("StatefulSet", "postgres")!.Containers().Single())["POSTGRES_PASSWORD"].Value);
     }
 
