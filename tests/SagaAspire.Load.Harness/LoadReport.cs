@@ -70,6 +70,17 @@ public sealed record LoadReport
     public double? RecoverySeconds { get; init; }
     public double RecoveryBoundSeconds { get; init; }
     public IReadOnlyList<StageTiming> Stages { get; init; } = [];
+
+    /// <summary>CPU time of each part of the system from the start of the load to the end of the recovery wait, per final saga above its resting level.</summary>
+    public IReadOnlyList<CpuShare> Cpu { get; init; } = [];
+
+    /// <summary>Transactions per final saga in each database (pg_stat_database), from the start of the load to the end of the recovery wait.</summary>
+    public Dictionary<string, double> TransactionsPerSaga { get; init; } = [];
+
+    public double CpuMillisecondsPerSaga => Cpu.Sum(c => c.MillisecondsPerSaga);
+
+    /// <summary>The rate at which the machine's cores would be busy with nothing but these sagas (an upper bound, had the run the machine to itself).</summary>
+    public double? CpuBoundSagasPerSecond => CpuMillisecondsPerSaga > 0 ? Environment.ProcessorCount * 1000 / CpuMillisecondsPerSaga : null;
     public IReadOnlyList<InvariantResult> Invariants { get; init; } = [];
 
     /// <summary>The state before the run the invariants were checked against (to check them again).</summary>
@@ -108,6 +119,14 @@ public sealed record LoadReport
             foreach (var stage in Stages)
                 Line(string.Create(culture, $"    {stage.Stage,-58} {stage.P50,8:0.0} {stage.P95,8:0.0} {stage.P99,8:0.0}   ({stage.Count})"));
         }
+        if (Cpu.Count > 0)
+        {
+            Line(string.Create(culture, $"  CPU          {CpuMillisecondsPerSaga:0.00} ms per saga above the resting level, so {Environment.ProcessorCount} cores alone would carry at most {CpuBoundSagasPerSecond:0} sagas/s; at rest {Cpu.Sum(c => c.IdleCores):0.00} cores busy"));
+            foreach (var share in Cpu.OrderByDescending(c => c.MillisecondsPerSaga))
+                Line(string.Create(culture, $"    {share.Part,-28} {share.MillisecondsPerSaga,7:0.00} ms/saga   at rest {share.IdleCores * 100,5:0.0} % of a core   ({share.Seconds:0.0} s in the run)"));
+        }
+        if (TransactionsPerSaga.Count > 0)
+            Line(string.Create(culture, $"  database     {TransactionsPerSaga.Values.Sum():0.0} transactions per saga: ") + string.Join(", ", TransactionsPerSaga.OrderBy(t => t.Key).Select(t => string.Create(culture, $"{t.Key} {t.Value:0.0}"))));
         Line("  invariants:");
         foreach (var invariant in Invariants)
         {

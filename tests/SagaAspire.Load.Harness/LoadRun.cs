@@ -35,6 +35,10 @@ public static class LoadRun
         var phase = "load";
         var reporter = progress is null ? Task.CompletedTask : ReportProgressAsync(() => phase, clock, driver, tracker, progress, progressStop.Token);
 
+        var transactionsBefore = await TransactionsAsync(system, cancellationToken);
+        var cpu = new CpuMeter(system);
+        await cpu.MeasureIdleAsync(TimeSpan.FromSeconds(3), cancellationToken);
+        cpu.Start();
         chaos.Start();
         await driver.RunAsync(cancellationToken);
         phase = "recovery";
@@ -43,6 +47,11 @@ public static class LoadRun
         log($"load: sent {driver.Counters.Sent} orders in {clock.Elapsed.TotalSeconds:0.0} s; waiting for every saga to finish (at most {settings.RecoveryTimeout.TotalSeconds:0} s)");
         var recovered = await WaitForRestAsync(system, settings, tracker, cancellationToken);
         var recoverySeconds = recovered ? (DateTime.UtcNow - loadEnd).TotalSeconds : (double?)null;
+        var cpuShares = cpu.Stop(tracker.Final);
+        var transactionsAfter = await TransactionsAsync(system, cancellationToken);
+        var finalCount = Math.Max(1, tracker.Final);
+        var transactions = transactionsAfter.Where(t => transactionsBefore.ContainsKey(t.Key))
+            .ToDictionary(t => t.Key, t => Math.Round((double)(t.Value - transactionsBefore[t.Key]) / finalCount, 2));
         await progressStop.CancelAsync();
         await reporter;
 
@@ -87,6 +96,8 @@ public static class LoadRun
             RecoverySeconds = recoverySeconds,
             RecoveryBoundSeconds = settings.RecoveryTimeout.TotalSeconds,
             Stages = stages,
+            Cpu = cpuShares,
+            TransactionsPerSaga = transactions,
             Invariants = invariants,
             Baseline = baseline,
         };
@@ -118,6 +129,26 @@ public static class LoadRun
             await Task.Delay(250, cancellationToken);
         }
         return false;
+    }
+
+    /// <summary>Transactions (commits and rollbacks) so far in each of the system's databases, from pg_stat_database.</summary>
+    private static async Task<Dictionary<string, long>> TransactionsAsync(SystemUnderTest system, CancellationToken cancellationToken)
+    {
+        var counts = new Dictionary<string, long>();
+        try
+        {
+            await using var connection = new NpgsqlConnection(system.Server.ConnectionString);
+            await connection.OpenAsync(cancellationToken);
+            await using var command = new NpgsqlCommand("SELECT datname, xact_commit + xact_rollback FROM pg_stat_database WHERE datname = ANY($1)", connection);
+            command.Parameters.Add(new() { Value = system.Databases.Keys.ToArray() });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken)) counts[reader.GetString(0)] = reader.GetInt64(1);
+        }
+        catch (NpgsqlException)
+        {
+            // statistics are a nicety; the run goes on without them
+        }
+        return counts;
     }
 
     private static async Task<long> CountAsync(string connectionString, string sql, string? parameter, CancellationToken cancellationToken)

@@ -1,0 +1,116 @@
+using System.Globalization;
+
+namespace SagaAspire.Load;
+
+/// <summary>
+/// CPU time one part of the system spent during the load; its share of a core at rest (measured
+/// just before the load); and the CPU per completed saga above that resting level.
+/// </summary>
+public sealed record CpuShare(string Part, double Seconds, double IdleCores, double MillisecondsPerSaga);
+
+/// <summary>
+/// CPU time of each process of a harness-started system, read from <c>/proc</c> (Linux): the
+/// service processes, the PostgreSQL server (the postmaster with every backend, live or ended),
+/// and the harness itself (which hosts the embedded broker). CPU seconds per saga do not depend
+/// on what else the machine is doing, so they say where the cost is even on a busy machine; the
+/// cores divided by the total give the rate the machine could reach were it ours alone.
+/// </summary>
+public sealed class CpuMeter
+{
+    private readonly SystemUnderTest _system;
+    private Dictionary<string, double> _start = [];
+    private Dictionary<string, double> _idleCores = [];
+    private DateTime _startedAt;
+
+    public CpuMeter(SystemUnderTest system) => _system = system;
+
+    public static bool IsAvailable => OperatingSystem.IsLinux() && File.Exists("/proc/self/stat");
+
+    /// <summary>What each part burns with nothing to do (polling fetches, timers), in cores.</summary>
+    public async Task MeasureIdleAsync(TimeSpan length, CancellationToken cancellationToken)
+    {
+        var before = Sample();
+        await Task.Delay(length, cancellationToken);
+        var after = Sample();
+        _idleCores = after.Where(a => before.ContainsKey(a.Key)).ToDictionary(a => a.Key, a => (a.Value - before[a.Key]) / length.TotalSeconds);
+    }
+
+    public void Start()
+    {
+        _start = Sample();
+        _startedAt = DateTime.UtcNow;
+    }
+
+    public IReadOnlyList<CpuShare> Stop(long sagas)
+    {
+        var end = Sample();
+        var seconds = (DateTime.UtcNow - _startedAt).TotalSeconds;
+        return end.Where(e => _start.ContainsKey(e.Key)).Select(e =>
+        {
+            var used = e.Value - _start[e.Key];
+            var idle = _idleCores.GetValueOrDefault(e.Key);
+            return new CpuShare(e.Key, used, idle, sagas == 0 ? 0 : Math.Max(0, used - idle * seconds) * 1000 / sagas);
+        }).ToList();
+    }
+
+    private Dictionary<string, double> Sample()
+    {
+        var sample = new Dictionary<string, double>();
+        if (!IsAvailable || _system.Hosted is not { } hosted) return sample;
+        foreach (var process in hosted.Processes)
+            if (process.ProcessId is { } pid && Read(pid) is { } times) sample[process.Label] = times.Own;
+        if (hosted.EmbeddedPostgres is { } postgres && PostmasterPid(postgres.DataDirectory) is { } postmaster && Read(postmaster) is { } server)
+        {
+            // Ended backends are in the postmaster's children time; live ones are counted one by one.
+            var total = server.Own + server.Children;
+            foreach (var directory in Directory.EnumerateDirectories("/proc"))
+            {
+                if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) continue;
+                if (Read(pid) is { Parent: var parent } child && parent == postmaster) total += child.Own;
+            }
+            sample["PostgreSQL"] = total;
+        }
+        if (Read(Environment.ProcessId) is { } self) sample["harness + embedded broker"] = self.Own;
+        return sample;
+    }
+
+    private static int? PostmasterPid(string dataDirectory)
+    {
+        try
+        {
+            var first = File.ReadLines(Path.Combine(dataDirectory, "postmaster.pid")).FirstOrDefault();
+            return int.TryParse(first, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>utime + stime, cutime + cstime (seconds) and the parent of a process; null when it is gone.</summary>
+    private static (double Own, double Children, int Parent)? Read(int pid)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+        // The command name (field 2) may hold spaces: the fields that matter come after its ')'.
+        var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
+        const double TicksPerSecond = 100; // USER_HZ on Linux
+        double Field(int number) => double.Parse(fields[number - 3], CultureInfo.InvariantCulture) / TicksPerSecond;
+        return (Field(14) + Field(15), Field(16) + Field(17), int.Parse(fields[4 - 3], CultureInfo.InvariantCulture));
+    }
+}
