@@ -1,5 +1,4 @@
 using SagaAspire.Messaging;
-using SagaAspire.Orchestrator.Explorer;
 
 namespace SagaAspire.Orchestrator.Data;
 
@@ -41,15 +40,22 @@ internal static class OrchestratorSchema
             CREATE INDEX saga_timeline_saga ON saga_timeline (saga_id, id);
             COMMENT ON TABLE saga_timeline IS 'Every transition of every saga: step, outcome, reason, time and trace id.';
             """),
-        new(2, "announce saga changes", $"""
+        new(2, "announce saga changes", """
             CREATE FUNCTION announce_saga_change() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
-                PERFORM pg_notify('{SagaChangeFeed.Channel}', NEW.saga_id || ' ' || NEW.status);
+                PERFORM pg_notify('saga_changes', NEW.saga_id || ' ' || NEW.status);
                 RETURN NULL;
             END $$;
             CREATE TRIGGER sagas_announce_change AFTER INSERT OR UPDATE ON sagas
                 FOR EACH ROW EXECUTE FUNCTION announce_saga_change();
             COMMENT ON FUNCTION announce_saga_change() IS 'Tells listeners (the Saga Explorer''s live updates) which saga changed, when its transaction commits.';
+            """),
+        // A NOTIFY in a transaction serializes its commit with every other notifying commit in
+        // the server, on every saga transition; the Explorer now reads changes itself, and only
+        // while a page is open.
+        new(3, "saga changes read by the Explorer, not announced", """
+            DROP TRIGGER sagas_announce_change ON sagas;
+            DROP FUNCTION announce_saga_change();
             """),
     ];
 }
