@@ -37,6 +37,7 @@ internal static class LoadCommand
         Report
           --ceiling 10s       pgbench -N on the same server for the ceiling reference (--no-ceiling skips it)
           --json report.json  write the report as JSON too
+          --service-log FILE  the services' log lines (warnings and errors) go to FILE
           --run-id ID         prefix of this run's order ids
         The exit code is 0 when every invariant holds, 1 when one does not, 2 for a usage error.
         """;
@@ -76,8 +77,10 @@ internal static class LoadCommand
         else
         {
             var configuration = typeof(LoadCommand).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
+            var serviceLog = parsed.ServiceLog is { } path ? TextWriter.Synchronized(new StreamWriter(path) { AutoFlush = true }) : null;
             system = await SystemUnderTest.StartAsync(new SagaSystemOptions
             {
+                Output = serviceLog is null ? null : (service, line) => serviceLog.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {service}: {line}"),
                 Configuration = configuration,
                 Replicas = parsed.Replicas,
                 Partitions = parsed.Partitions,
@@ -118,6 +121,7 @@ internal static class LoadCommand
         public string? Postgres { get; init; }
         public string? Kafka { get; init; }
         public string? Json { get; init; }
+        public string? ServiceLog { get; init; }
     }
 
     private static ParsedCommand Parse(string[] args)
@@ -149,6 +153,7 @@ internal static class LoadCommand
                 case "--no-ceiling": load = load with { Ceiling = null }; break;
                 case "--run-id": load = load with { RunId = Value() }; break;
                 case "--json": command = command with { Json = Value() }; break;
+                case "--service-log": command = command with { ServiceLog = Value() }; break;
                 case "--partitions": command = command with { Partitions = (int)Number() }; break;
                 case "--replicas": command = command with { Replicas = ParseReplicas(Value()) }; break;
                 case "--set":
