@@ -89,7 +89,11 @@ public sealed class the_payment_service(ServiceInfrastructure infrastructure)
         await producer.SendAsync(Topics.PaymentCommands, late, new RefundPayment("o-2"));
         await producer.SendAsync(Topics.PaymentCommands, late, new ChargePayment("o-2", "c-2", 10m, "EUR"));
 
-        await the_inventory_service.WaitAsync(async () => (await client.GetAsync($"/payments/{late}")).IsSuccessStatusCode);
+        // The two sagas' keys fall on different partitions, processed concurrently: wait for both.
+        await the_inventory_service.WaitAsync(async () => (await client.GetAsync($"/payments/{late}")).IsSuccessStatusCode
+            && (await client.GetAsync($"/payments/{charged}")).IsSuccessStatusCode);
+        await the_inventory_service.WaitAsync(async () =>
+            (await client.GetFromJsonAsync<JsonElement>($"/payments/{charged}")).GetProperty("refundedAmount").GetDecimal() > 0);
         var payment = await client.GetFromJsonAsync<JsonElement>($"/payments/{charged}");
         payment.GetProperty("status").GetString().ShouldBe("refunded");
         payment.GetProperty("refundedAmount").GetDecimal().ShouldBe(25.50m);
