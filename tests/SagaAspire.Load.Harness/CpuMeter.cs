@@ -45,11 +45,14 @@ public sealed class CpuMeter
     {
         var end = Sample();
         var seconds = (DateTime.UtcNow - _startedAt).TotalSeconds;
-        return end.Where(e => _start.ContainsKey(e.Key)).Select(e =>
+        // A process restarted during the run (a fault) has a new pid: its CPU time is not known
+        // whole, and the figures would be wrong, so a run with such faults reports none.
+        if (end.Count != _start.Count || end.Keys.Any(k => !_start.ContainsKey(k))) return [];
+        return end.Select(e =>
         {
             var used = e.Value - _start[e.Key];
             var idle = _idleCores.GetValueOrDefault(e.Key);
-            return new CpuShare(e.Key, used, idle, sagas == 0 ? 0 : Math.Max(0, used - idle * seconds) * 1000 / sagas);
+            return new CpuShare(e.Key[..e.Key.LastIndexOf('#')], used, idle, sagas == 0 ? 0 : Math.Max(0, used - idle * seconds) * 1000 / sagas);
         }).ToList();
     }
 
@@ -58,7 +61,7 @@ public sealed class CpuMeter
         var sample = new Dictionary<string, double>();
         if (!IsAvailable || _system.Hosted is not { } hosted) return sample;
         foreach (var process in hosted.Processes)
-            if (process.ProcessId is { } pid && Read(pid) is { } times) sample[process.Label] = times.Own;
+            if (process.ProcessId is { } pid && Read(pid) is { } times) sample[$"{process.Label}#{pid.ToString(CultureInfo.InvariantCulture)}"] = times.Own;
         if (hosted.EmbeddedPostgres is { } postgres && PostmasterPid(postgres.DataDirectory) is { } postmaster && Read(postmaster) is { } server)
         {
             // Ended backends are in the postmaster's children time; live ones are counted one by one.
@@ -68,9 +71,9 @@ public sealed class CpuMeter
                 if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) continue;
                 if (Read(pid) is { Parent: var parent } child && parent == postmaster) total += child.Own;
             }
-            sample["PostgreSQL"] = total;
+            sample[$"PostgreSQL#{postmaster.ToString(CultureInfo.InvariantCulture)}"] = total;
         }
-        if (Read(Environment.ProcessId) is { } self) sample["harness + embedded broker"] = self.Own;
+        if (Read(Environment.ProcessId) is { } self) sample[$"harness + embedded broker#{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}"] = self.Own;
         return sample;
     }
 
