@@ -7,7 +7,9 @@
 #    `librdkafka.redist`. Where the configured NuGet sources lack it, librdkafka is built from
 #    Debian's source package (trixie's 2.x; bookworm's binary 2.0.2 is too old for
 #    Confluent.Kafka 2.15) and wrapped as a local package `librdkafka.redist` 2.15.1.1 in
-#    .nuget/local. Where the real package restores, nothing is built and the real one wins.
+#    .nuget/local. The same happens where the real package restores but its native library
+#    cannot load here (it links libsasl2.so.3; Debian names it libsasl2.so.2). Where the real
+#    package restores and loads, nothing is built and the real one wins.
 #  - PostgreSQL: the embedded database needs the server binaries (initdb, pg_ctl, postgres).
 #    They are installed from the distribution when missing.
 #  - Chromium: the Saga Explorer's browser tests run Debian's Chromium headless; installed when
@@ -139,14 +141,26 @@ TYPES
   cmp -s "$nupkg" "$local_feed/$(basename "$nupkg")" || cp "$nupkg" "$local_feed/"
 }
 
+# The real package's Linux build links libraries by the names other distributions give them
+# (libsasl2.so.3, say, where Debian ships libsasl2.so.2); where one is missing it cannot load.
+real_redist_loads() {
+  [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] || return 0
+  local lib="${NUGET_PACKAGES:-$HOME/.nuget/packages}/librdkafka.redist/$redist_requested/runtimes/linux-x64/native/librdkafka.so"
+  [ -f "$lib" ] || return 0
+  local missing; missing=$(ldd "$lib" 2>/dev/null | awk '/not found/ {print $1}' | paste -sd, -)
+  [ -z "$missing" ] && return 0
+  say "librdkafka.redist $redist_requested restores, but its librdkafka.so needs $missing, which this machine lacks"
+  return 1
+}
+
 ensure_librdkafka() {
   mkdir -p "$local_feed"
-  if real_redist_available; then return; fi
+  if real_redist_available && real_redist_loads; then return; fi
   [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] \
     || die "librdkafka.redist is not on your NuGet sources and the local build supports Linux x64 only"
   build_librdkafka
   pack_librdkafka
-  say "librdkafka.redist $redist_requested is not on this machine's NuGet sources; using librdkafka $librdkafka_version built from Debian's source (local package $redist_local)"
+  say "using librdkafka $librdkafka_version built from Debian's source (local package $redist_local) instead of librdkafka.redist $redist_requested"
 }
 
 check_dotnet
