@@ -125,6 +125,22 @@ public sealed class SagaDefinition<TData>
             new TimelineEntry(step.Name, "timed out", reason, now), includeCurrent: true);
     }
 
+    /// <summary>
+    /// The message that started the saga arrived again: its sender never saw the outcome (the
+    /// outcome, or the news of it, was lost). A final saga publishes its outcome once more, under a
+    /// new message id so the receiver's inbox does not take it for the one it already has; a saga
+    /// still on its way changes nothing (its own timeouts drive it) and records nothing.
+    /// </summary>
+    public SagaDecision Restate(SagaState state, TData data, DateTimeOffset now, Func<Guid> newId)
+    {
+        if (!state.IsTerminal) return new SagaDecision(state, [], []) { Ignored = true };
+        var outcome = state.Status == SagaStatus.Completed ? Completed(data) : Failed(data, state.FailureReason ?? "failed");
+        return new SagaDecision(state, [new(OutcomeTopic, outcome, newId())], [new("saga", "outcome re-sent", $"{typeof(TData).Name} arrived again", now)])
+        {
+            Ignored = true,
+        };
+    }
+
     /// <summary>An operator cancels a saga that has not finished: what it did is undone.</summary>
     public SagaDecision Cancel(SagaState state, TData data, string reason, DateTimeOffset now, Func<Guid> newId)
     {

@@ -68,6 +68,10 @@ public sealed record SagaMessage(string Topic, object Message, Guid MessageId);
 /// <summary>What a decision produced: the new state, what to send, and what to record.</summary>
 public sealed record SagaDecision(SagaState State, IReadOnlyList<SagaMessage> Send, IReadOnlyList<TimelineEntry> Timeline)
 {
-    /// <summary>The message changed nothing (late, duplicate or unexpected); it is only recorded.</summary>
+    /// <summary>
+    /// The message left the state as it was (late, duplicate or unexpected): nothing is saved, the
+    /// timeline is recorded, and whatever <see cref="Send"/> holds (a final saga's outcome, stated
+    /// again) is still sent.
+    /// </summary>
     public bool Ignored { get; init; }
 }

@@ -211,3 +211,77 @@ public sealed class when_a_shipping_step_is_declared
             ignoreOrder: true);
     }
 }
+
+public sealed class when_the_order_arrives_again
+{
+    [Fact]
+    public void a_completed_saga_sends_its_outcome_again_under_a_new_id_and_stays_as_it_was()
+    {
+        var saga = OrderSaga;
+        var ids = Ids();
+        var state = saga.Handle(saga.Start("s-1", AnOrder, T0, ids).State, AnOrder, new Reserved("o-1"), T0, ids).State;
+        var completed = saga.Handle(state, AnOrder, new Charged("o-1"), T0, ids);
+
+        var again = saga.Restate(completed.State, AnOrder, T0.AddMinutes(1), ids);
+        again.State.ShouldBe(completed.State);
+        again.Send.Single().ShouldSatisfyAllConditions(
+            m => m.Topic.ShouldBe("orchestrator.events"),
+            m => m.Message.ShouldBe(new SagaSucceeded("o-1")),
+            m => m.MessageId.ShouldNotBe(completed.Send.Single().MessageId, "the receiver's inbox must not take it for the outcome it never saw"));
+        again.Timeline.Single().ShouldBe(new TimelineEntry("saga", "outcome re-sent", "Order arrived again", T0.AddMinutes(1)));
+    }
+
+    [Fact]
+    public void a_failed_saga_sends_its_rejection_again_with_the_reason()
+    {
+        var saga = OrderSaga;
+        var ids = Ids();
+        var failed = saga.Handle(saga.Start("s-1", AnOrder, T0, ids).State, AnOrder, new ReservationFailed("o-1", "insufficient stock for ABC"), T0, ids);
+
+        var again = saga.Restate(failed.State, AnOrder, T0.AddMinutes(1), ids);
+        again.State.ShouldBe(failed.State);
+        again.Send.Single().Message.ShouldBe(new SagaFailed("o-1", "insufficient stock for ABC"));
+        again.Timeline.Single().Outcome.ShouldBe("outcome re-sent");
+    }
+
+    [Fact]
+    public void a_cancelled_saga_sends_its_rejection_again()
+    {
+        var saga = Define(Inventory);
+        var ids = Ids();
+        var cancelled = saga.Cancel(saga.Start("s-1", AnOrder, T0, ids).State, AnOrder, "customer asked", T0, ids);
+        var ended = saga.Handle(cancelled.State, AnOrder, new Released("o-1"), T0, ids);
+        ended.State.Status.ShouldBe(SagaStatus.Cancelled);
+
+        saga.Restate(ended.State, AnOrder, T0, ids).Send.Single().Message.ShouldBe(new SagaFailed("o-1", "customer asked"));
+    }
+
+    [Fact]
+    public void a_running_saga_changes_nothing_sends_nothing_and_records_nothing()
+    {
+        var saga = OrderSaga;
+        var ids = Ids();
+        var running = saga.Handle(saga.Start("s-1", AnOrder, T0, ids).State, AnOrder, new Reserved("o-1"), T0, ids).State;
+
+        var again = saga.Restate(running, AnOrder, T0.AddSeconds(1), ids);
+        again.Ignored.ShouldBeTrue();
+        again.State.ShouldBe(running);
+        again.Send.ShouldBeEmpty("its own timeouts re-send what is missing");
+        again.Timeline.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void a_saga_that_needs_attention_is_left_to_the_operator()
+    {
+        var saga = OrderSaga;
+        var ids = Ids();
+        var state = saga.Handle(saga.Start("s-1", AnOrder, T0, ids).State, AnOrder, new Reserved("o-1"), T0, ids).State;
+        state = saga.Handle(state, AnOrder, new ChargeFailed("o-1", "declined"), T0, ids).State;
+        for (var i = 0; i < 4; i++) state = saga.Timeout(state, AnOrder, state.DeadlineAt!.Value, ids).State;
+        state.Status.ShouldBe(SagaStatus.NeedsAttention);
+
+        saga.Restate(state, AnOrder, T0, ids).ShouldSatisfyAllConditions(
+            d => d.State.ShouldBe(state),
+            d => d.Send.ShouldBeEmpty("an order is rejected only once its stock is released"));
+    }
+}

@@ -3,7 +3,7 @@ namespace SagaAspire.Orchestrator;
 /// <summary>The orchestrator's log messages.</summary>
 internal static partial class OrchestratorLog
 {
-    [LoggerMessage(EventId = 2000, Level = LogLevel.Information, Message = "Saga {SagaId} for order {OrderId} had started already; OrderPlaced ignored")]
+    [LoggerMessage(EventId = 2000, Level = LogLevel.Information, Message = "Saga {SagaId} for order {OrderId} is still running; OrderPlaced ignored")]
     public static partial void SagaAlreadyStarted(ILogger logger, string sagaId, string orderId);
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "{Reply} for saga {SagaId} ignored: {Reason}")]
@@ -17,4 +17,7 @@ internal static partial class OrchestratorLog
 
     [LoggerMessage(EventId = 2004, Level = LogLevel.Information, Message = "Operator {Action} on saga {SagaId}: {Outcome}")]
     public static partial void OperatorAction(ILogger logger, string action, string sagaId, string outcome);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "OrderPlaced arrived again for saga {SagaId} of order {OrderId}, which is {Status}; its outcome was re-sent")]
+    public static partial void OutcomeResent(ILogger logger, string sagaId, string orderId, string status);
 }

@@ -4,12 +4,22 @@ using SagaAspire.Orchestrator.Sagas;
 
 namespace SagaAspire.Orchestrator.Handlers;
 
-/// <summary>A placed order starts its saga (once: a second OrderPlaced for the saga changes nothing).</summary>
+/// <summary>
+/// A placed order starts its saga. The order service sends OrderPlaced again while its order stays
+/// Pending: for a saga that has ended, that means the outcome never reached the order, so it is
+/// sent again; a saga still running changes nothing (its own timeouts drive it).
+/// </summary>
 internal sealed class OrderPlacedHandler(SagaCoordinator sagas, ILogger<OrderPlacedHandler> logger) : IMessageHandler<OrderPlaced>
 {
     public async Task HandleAsync(OrderPlaced message, MessageContext context, CancellationToken cancellationToken)
     {
-        if (!await sagas.StartAsync(context.Transaction, context.Envelope.SagaId, message, context.Envelope.MessageId, cancellationToken))
-            OrchestratorLog.SagaAlreadyStarted(logger, context.Envelope.SagaId, message.OrderId);
+        var sagaId = context.Envelope.SagaId;
+        if (await sagas.StartAsync(context.Transaction, sagaId, message, context.Envelope.MessageId, cancellationToken)) return;
+
+        var decision = await sagas.ApplyAsync(context.Transaction, sagaId,
+            (state, data, now) => sagas.Definition.Restate(state, data, now, Guid.CreateVersion7),
+            context.Envelope.MessageId, spanInSagaTrace: null, cancellationToken);
+        if (decision is { Send.Count: > 0 }) OrchestratorLog.OutcomeResent(logger, sagaId, message.OrderId, decision.State.Status.ToString());
+        else OrchestratorLog.SagaAlreadyStarted(logger, sagaId, message.OrderId);
     }
 }

@@ -20,6 +20,8 @@ internal sealed class SagaCoordinator(SagaDefinition<OrderPlaced> saga, SagaStor
     private static readonly Counter<long> Started = Meter.CreateCounter<long>("sagaaspire.sagas.started", "{saga}", "Sagas started.");
     private static readonly Counter<long> Ended = Meter.CreateCounter<long>("sagaaspire.sagas.ended", "{saga}", "Sagas that reached a final state, by status.");
     private static readonly Counter<long> Compensations = Meter.CreateCounter<long>("sagaaspire.sagas.compensations", "{step}", "Compensations requested, by step.");
+    private static readonly Counter<long> OutcomesResent = Meter.CreateCounter<long>("sagaaspire.sagas.outcomes_resent", "{saga}",
+        "Outcomes of final sagas sent again because their OrderPlaced arrived again, by status.");
     private static readonly Histogram<double> Duration = Meter.CreateHistogram<double>("sagaaspire.saga.duration", "s", "Time from a saga's start to its final state.");
     private static readonly Histogram<double> StepDuration = Meter.CreateHistogram<double>("sagaaspire.saga.step.duration", "s",
         "Time from sending a step's command (or its last resend) to the answer, by step and outcome (completed, failed, compensated).");
@@ -70,6 +72,7 @@ internal sealed class SagaCoordinator(SagaDefinition<OrderPlaced> saga, SagaStor
 
         using var activity = spanInSagaTrace is null ? null : StartInSagaTrace(spanInSagaTrace, stored);
         var decision = decide(stored.State, stored.Data, time.GetUtcNow());
+        // An ignored decision saves no state but may still send (a final saga's outcome, restated).
         if (!decision.Ignored) await store.UpdateAsync(connection, transaction, decision.State, CurrentStep(decision.State), stored.Version, cancellationToken);
         await store.AppendTimelineAsync(connection, transaction, sagaId, decision.Timeline, cancellationToken);
         await SendAsync(transaction, decision, causationId, cancellationToken);
@@ -117,6 +120,8 @@ internal sealed class SagaCoordinator(SagaDefinition<OrderPlaced> saga, SagaStor
                 StepDuration.Record((after.UpdatedAt - before.UpdatedAt).TotalSeconds,
                     new KeyValuePair<string, object?>("saga.step", saga.Steps[i].Name), new KeyValuePair<string, object?>("saga.step.outcome", outcome));
         }
+        if (before.IsTerminal && decision.Send.Count > 0)
+            OutcomesResent.Add(1, new KeyValuePair<string, object?>("saga.status", after.Status.ToString()));
         if (after.IsTerminal && !before.IsTerminal)
         {
             var status = new KeyValuePair<string, object?>("saga.status", after.Status.ToString());
