@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Npgsql;
 using SagaAspire.Messaging;
 
 namespace Microsoft.Extensions.Hosting;
@@ -30,7 +31,8 @@ public static class MessagingExtensions
         builder.Services.TryAddSingleton(registrations);
         builder.Services.TryAddSingleton(handlers);
         builder.Services.TryAddSingleton(_ => new MessageTypes(registrations.Contracts));
-        builder.Services.TryAddSingleton<Outbox>();
+        builder.Services.TryAddSingleton<RelaySignal>();
+        builder.Services.TryAddSingleton(sp => new Outbox(sp.GetRequiredService<MessageTypes>(), sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<RelaySignal>()));
         builder.Services.TryAddSingleton<DeadLetters>();
         // Order matters: the schema exists before anything reads or writes it.
         builder.Services.AddHostedService<MessagingStartup>();

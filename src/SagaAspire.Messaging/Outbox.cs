@@ -14,13 +14,29 @@ namespace SagaAspire.Messaging;
 /// A NOTIFY inside the writer's transaction costs throughput: PostgreSQL serializes the commits
 /// of every notifying transaction in the whole server (one lock, held through the commit's WAL
 /// flush), so they lose group commit. Writers on the hot path (the inbox consumer, the order
-/// API) therefore use <see cref="WakeUpAfterCommit"/>: their rows wake the relay through one
-/// NOTIFY sent after their commit, from a transaction of its own, shared by every commit that
-/// happens meanwhile.
+/// API) therefore use <see cref="WakeUpAfterCommit"/>: after their commit they wake the relay
+/// directly when it leads in this process, and otherwise through one NOTIFY from a transaction of
+/// its own, shared by every commit that happens meanwhile.
 /// </para>
 /// </summary>
-public sealed class Outbox(MessageTypes types, NpgsqlDataSource? dataSource = null)
+public sealed class Outbox
 {
+    private readonly MessageTypes types;
+    private readonly NpgsqlDataSource? dataSource;
+    private readonly RelaySignal? relay;
+
+    public Outbox(MessageTypes types, NpgsqlDataSource? dataSource = null)
+        : this(types, dataSource, relay: null)
+    {
+    }
+
+    internal Outbox(MessageTypes types, NpgsqlDataSource? dataSource, RelaySignal? relay)
+    {
+        this.types = types;
+        this.dataSource = dataSource;
+        this.relay = relay;
+    }
+
     internal const string Channel = "sagaaspire_outbox";
 
     private static readonly AsyncLocal<RelayWakeUp?> Deferred = new();
@@ -44,12 +60,17 @@ public sealed class Outbox(MessageTypes types, NpgsqlDataSource? dataSource = nu
     }
 
     /// <summary>
-    /// Sends one NOTIFY for every commit up to now. While one is on its way, further requests
-    /// only mark that another is needed once it has left, so a burst of commits costs a few
-    /// notifications, not one each.
+    /// Wakes the relay for every commit up to now: in this process when its relay leads, else
+    /// with one NOTIFY. While a NOTIFY is on its way, further requests only mark that another is
+    /// needed once it has left, so a burst of commits costs a few notifications, not one each.
     /// </summary>
     internal void RequestWakeUp()
     {
+        if (relay is { LeaderHere: true })
+        {
+            relay.Set();
+            return;
+        }
         if (dataSource is null || Interlocked.Exchange(ref _wakeUpPending, 1) == 1) return;
         _ = Task.Run(SendWakeUpAsync);
     }

@@ -22,6 +22,7 @@ internal sealed partial class OutboxRelay(
     NpgsqlDataSource dataSource,
     KafkaClientSettings kafka,
     IOptions<MessagingOptions> options,
+    RelaySignal signal,
     ILogger<OutboxRelay> logger) : BackgroundService
 {
     private const long LeaderLockKey = 0x5A6A_A5B1_0000_0002;
@@ -91,50 +92,108 @@ internal sealed partial class OutboxRelay(
         await using var owned = connection;
         // A producer per leadership term: one that hit a fatal error is replaced with the term.
         using var producer = BuildProducer();
+        using var term = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        // Deleting a published row need not wait for the disk: were the delete lost in a crash,
+        // the row would be published again and the receivers' inboxes would absorb it. The
+        // keepalives end a dead leader's session (and free its lock) in about a minute, not hours.
+        await using (var prepare = new NpgsqlCommand(
+            "SET synchronous_commit = off; SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3",
+            connection))
+            await prepare.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
+        var listening = ListenAsync(term.Token);
         IsLeader = true;
+        signal.LeaderHere = true;
         Log.BecameLeader(logger);
+        // Rows the broker acknowledged are deleted in the same round trip as the next read.
+        IReadOnlyList<long> acknowledged = [];
         try
         {
-            // Deleting a published row need not wait for the disk: were the delete lost in a crash,
-            // the row would be published again and the receivers' inboxes would absorb it. The
-            // keepalives end a dead leader's session (and free its lock) in about a minute, not hours.
-            await using (var prepare = new NpgsqlCommand(
-                $"LISTEN {Outbox.Channel}; SET synchronous_commit = off; SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3",
-                connection))
-                await prepare.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
-
-            // Npgsql hands a notification that arrives while a command runs to this event, not
-            // to a later WaitAsync; the flag keeps such a wake-up from being lost.
-            var notified = false;
-            connection.Notification += (_, _) => notified = true;
             while (!stoppingToken.IsCancellationRequested)
             {
-                notified = false;
-                var published = await PublishBatchAsync(connection, producer, stoppingToken).ConfigureAwait(false);
-                if (published == 0 && !notified)
-                    await connection.WaitAsync(_options.RelayPollInterval, stoppingToken).ConfigureAwait(false);
+                if (listening.IsCompleted) await listening.ConfigureAwait(false); // its failure ends the term
+                var rows = await ReadBatchAsync(connection, acknowledged, stoppingToken).ConfigureAwait(false);
+                acknowledged = [];
+                if (rows.Count == 0)
+                {
+                    await signal.WaitAsync(_options.RelayPollInterval, stoppingToken).ConfigureAwait(false);
+                    continue;
+                }
+                acknowledged = await PublishAsync(connection, producer, rows, stoppingToken).ConfigureAwait(false);
             }
         }
         finally
         {
             IsLeader = false;
+            signal.LeaderHere = false;
+            await term.CancelAsync().ConfigureAwait(false);
             producer.Flush(TimeSpan.FromSeconds(5));
             if (connection.State == System.Data.ConnectionState.Open)
             {
+                if (acknowledged.Count > 0) await DeleteAsync(connection, acknowledged, CancellationToken.None).ConfigureAwait(false);
                 // Pooled connections keep session state: give back the lock and the settings.
-                await using var reset = new NpgsqlCommand("SELECT pg_advisory_unlock_all(); UNLISTEN *; RESET synchronous_commit", connection);
+                await using var reset = new NpgsqlCommand("SELECT pg_advisory_unlock_all(); RESET synchronous_commit", connection);
                 await reset.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            try
+            {
+                await listening.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+            {
+                // the term is over either way (its failure, if that ended it, is being reported)
             }
         }
     }
 
-    /// <summary>Publishes one batch in id order; returns how many rows it removed from the outbox.</summary>
+    /// <summary>
+    /// While the term lasts, turns the NOTIFYs of writers in other processes into wake-ups, on a
+    /// connection of its own (the leader's connection is busy reading and deleting). Its failure
+    /// (the database went away) wakes the relay, whose next read fails too and ends the term.
+    /// </summary>
+    private async Task ListenAsync(CancellationToken term)
+    {
+        try
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(term).ConfigureAwait(false);
+            connection.Notification += (_, _) => signal.Set();
+            await using (var listen = new NpgsqlCommand($"LISTEN {Outbox.Channel}", connection))
+                await listen.ExecuteNonQueryAsync(term).ConfigureAwait(false);
+            // Rows committed before LISTEN took effect sent their NOTIFY to nobody.
+            signal.Set();
+            // Waits in slices rather than cancelling a wait, which leaves the connection usable.
+            while (!term.IsCancellationRequested)
+                await connection.WaitAsync(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(false);
+            await using var unlisten = new NpgsqlCommand("UNLISTEN *", connection);
+            await unlisten.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (term.IsCancellationRequested)
+        {
+            // the term ended while the connection opened
+        }
+        catch
+        {
+            signal.Set();
+            throw;
+        }
+    }
+
+    /// <summary>Reads, publishes and deletes one batch in id order; returns how many rows it removed from the outbox.</summary>
     internal async Task<int> PublishBatchAsync(NpgsqlConnection connection, IProducer<string, byte[]> producer, CancellationToken cancellationToken)
     {
-        var rows = await ReadBatchAsync(connection, cancellationToken).ConfigureAwait(false);
-        Interlocked.Exchange(ref _oldestPendingTicks, rows.Count == 0 ? 0 : rows[0].CreatedAt.UtcTicks);
+        var rows = await ReadBatchAsync(connection, [], cancellationToken).ConfigureAwait(false);
         if (rows.Count == 0) return 0;
+        var acknowledged = await PublishAsync(connection, producer, rows, cancellationToken).ConfigureAwait(false);
+        if (acknowledged.Count > 0) await DeleteAsync(connection, acknowledged, cancellationToken).ConfigureAwait(false);
+        return acknowledged.Count;
+    }
 
+    /// <summary>
+    /// Publishes <paramref name="rows"/> in id order and returns the ids the broker acknowledged,
+    /// for the caller to delete. A row the broker refuses for good is parked (and counts as
+    /// handled); any other failure deletes the acknowledged prefix and throws.
+    /// </summary>
+    private async Task<IReadOnlyList<long>> PublishAsync(NpgsqlConnection connection, IProducer<string, byte[]> producer, List<Row> rows, CancellationToken cancellationToken)
+    {
         // Produce in id order, stopping at the first row the producer refuses outright, so that
         // no later message of its key reaches the broker before it.
         var deliveries = new List<Task<DeliveryReport<string, byte[]>>>(rows.Count);
@@ -146,20 +205,16 @@ internal sealed partial class OutboxRelay(
         }
         await Task.WhenAll(deliveries.Select(d => d.ContinueWith(_ => { }, TaskScheduler.Default))).ConfigureAwait(false);
 
-        // Delete only the prefix that was acknowledged: a failed row and everything after it is
+        // Only the prefix that was acknowledged is done: a failed row and everything after it is
         // published again, in order, rather than letting a later message of a key overtake it.
         var delivered = 0;
         while (delivered < deliveries.Count && deliveries[delivered].IsCompletedSuccessfully && deliveries[delivered].Result.Error.Code == ErrorCode.NoError)
             delivered++;
-        if (delivered > 0)
-        {
-            await using var delete = new NpgsqlCommand("DELETE FROM messaging.outbox WHERE id = ANY($1)", connection)
-            { Parameters = { new() { Value = rows.Take(delivered).Select(r => r.Id).ToArray() } } };
-            await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            MessagingTelemetry.Sent.Add(delivered);
-        }
-        if (delivered == rows.Count) return delivered;
+        MessagingTelemetry.Sent.Add(delivered);
+        var acknowledged = rows.Take(delivered).Select(r => r.Id).ToList();
+        if (delivered == rows.Count) return acknowledged;
 
+        if (acknowledged.Count > 0) await DeleteAsync(connection, acknowledged, cancellationToken).ConfigureAwait(false);
         var failed = rows[delivered];
         var failure = deliveries[delivered];
         var error = failure.IsFaulted
@@ -170,7 +225,7 @@ internal sealed partial class OutboxRelay(
             // Retrying a row the broker will never take would hold up the whole outbox.
             await ParkAsync(connection, failed.Id, error, cancellationToken).ConfigureAwait(false);
             Log.Parked(logger, failed.Id, failed.Topic, error.Reason);
-            return delivered + 1;
+            return [];
         }
         throw new KafkaException(new Error(error.Code, $"Publishing outbox row {failed.Id} to {failed.Topic} failed: {error.Reason}", error.IsFatal));
     }
@@ -254,15 +309,27 @@ internal sealed partial class OutboxRelay(
         return headers;
     }
 
-    private async Task<List<Row>> ReadBatchAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    private static async Task DeleteAsync(NpgsqlConnection connection, IReadOnlyList<long> ids, CancellationToken cancellationToken)
     {
-        await using var select = new NpgsqlCommand("""
+        await using var delete = new NpgsqlCommand("DELETE FROM messaging.outbox WHERE id = ANY($1)", connection) { Parameters = { new() { Value = ids.ToArray() } } };
+        await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Deletes the rows published last time and reads the next batch, in one round trip and one
+    /// transaction, and notes the age of the oldest row still waiting.
+    /// </summary>
+    private async Task<List<Row>> ReadBatchAsync(NpgsqlConnection connection, IReadOnlyList<long> published, CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection);
+        if (published.Count > 0)
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("DELETE FROM messaging.outbox WHERE id = ANY($1)") { Parameters = { new() { Value = published.ToArray() } } });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("""
             SELECT id, message_id, topic, message_key, message_type, saga_id, causation_id, traceparent, tracestate, headers::text, payload, created_at
             FROM messaging.outbox ORDER BY id LIMIT $1
-            """, connection);
-        select.Parameters.Add(new() { Value = _options.RelayBatchSize });
+            """) { Parameters = { new() { Value = _options.RelayBatchSize } } });
         var rows = new List<Row>();
-        await using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             rows.Add(new Row(
@@ -276,6 +343,7 @@ internal sealed partial class OutboxRelay(
                 (byte[])reader.GetValue(10),
                 reader.GetFieldValue<DateTimeOffset>(11)));
         }
+        Interlocked.Exchange(ref _oldestPendingTicks, rows.Count == 0 ? 0 : rows[0].CreatedAt.UtcTicks);
         return rows;
     }
 

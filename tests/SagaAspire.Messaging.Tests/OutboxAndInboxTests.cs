@@ -51,6 +51,30 @@ public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
     }
 
     [Fact]
+    public async Task a_writer_in_a_replica_whose_relay_does_not_lead_wakes_the_leader_through_the_database()
+    {
+        var scope = await infrastructure.NewScopeAsync("wake-remote");
+        var slowPoll = new Dictionary<string, string?> { ["Messaging:RelayPollInterval"] = "00:01:00" };
+        await using var leader = await TestService.StartAsync(scope, settings: slowPoll);
+        await using var writer = await TestService.StartAsync(scope, settings: slowPoll, runRelay: false);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!leader.Relay.IsLeader && clock.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(50);
+        leader.Relay.IsLeader.ShouldBeTrue();
+        await Task.Delay(1000); // the leader has read the empty outbox and waits: only a NOTIFY (or a minute) wakes it
+
+        using var wakeUp = writer.Outbox.WakeUpAfterCommit();
+        await using (var connection = await writer.Database.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await writer.Outbox.EnqueueAsync(transaction, new OutgoingMessage(scope.Topic, "acct-1", new Deposit("acct-1", 10, 1)));
+            await transaction.CommitAsync();
+        }
+        wakeUp.Committed();
+        var ledger = await leader.WaitForLedgerAsync(l => l.Count >= 1, seconds: 20); // well inside the minute of the poll
+        ledger.Single().Sequence.ShouldBe(1);
+    }
+
+    [Fact]
     public async Task per_key_order_holds_under_concurrent_writers_and_two_replicas()
     {
         var scope = await infrastructure.NewScopeAsync("order");
