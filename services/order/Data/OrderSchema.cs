@@ -34,5 +34,18 @@ internal static class OrderSchema
             );
             COMMENT ON TABLE idempotency_keys IS 'The first response to each Idempotency-Key, replayed for a retry with the same body.';
             """),
+        // An order whose OrderPlaced the broker lost would stay Pending for ever; the order
+        // service sends it again (PendingOrderResender), in the trace of the request that placed it.
+        new(2, "re-sending the OrderPlaced of orders left Pending", """
+            ALTER TABLE orders
+                ADD COLUMN traceparent    text,
+                ADD COLUMN tracestate     text,
+                ADD COLUMN resend_count   integer NOT NULL DEFAULT 0,
+                ADD COLUMN next_resend_at timestamptz;
+            CREATE INDEX orders_pending_created ON orders (created_at) WHERE status = 'Pending';
+            COMMENT ON COLUMN orders.traceparent IS 'W3C trace context of the request that placed the order, continued by every re-send.';
+            COMMENT ON COLUMN orders.resend_count IS 'How often OrderPlaced was sent again because the order stayed Pending.';
+            COMMENT ON COLUMN orders.next_resend_at IS 'When OrderPlaced is next sent again if the order is still Pending (null: ResendPendingAfter after created_at).';
+            """),
     ];
 }

@@ -17,6 +17,9 @@ internal abstract record PlaceResult
     public sealed record OrderIdTaken(string OrderId) : PlaceResult;
 }
 
+/// <summary>An order still Pending, as its OrderPlaced was first sent, with the trace of the request that placed it.</summary>
+internal sealed record PendingOrder(string SagaId, OrderPlaced Placed, int ResendCount, string? TraceParent, string? TraceState);
+
 /// <summary>Orders in the order service's database.</summary>
 internal sealed class OrderStore(NpgsqlDataSource dataSource, Outbox outbox)
 {
@@ -50,10 +53,12 @@ internal sealed class OrderStore(NpgsqlDataSource dataSource, Outbox outbox)
 
         var orderId = order.OrderId ?? $"ord-{Guid.CreateVersion7():N}";
         var sagaId = Guid.CreateVersion7().ToString();
-        var traceId = Activity.Current?.TraceId.ToHexString();
+        var activity = Activity.Current;
+        var traceId = activity?.TraceId.ToHexString();
+        var (traceParent, traceState) = activity is { IdFormat: ActivityIdFormat.W3C } ? (activity.Id, activity.TraceStateString) : (null, null);
         await using (var insert = new NpgsqlCommand("""
-            INSERT INTO orders (order_id, saga_id, customer_id, currency, lines, total, status, trace_id)
-            VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'Pending', $7) ON CONFLICT (order_id) DO NOTHING
+            INSERT INTO orders (order_id, saga_id, customer_id, currency, lines, total, status, trace_id, traceparent, tracestate)
+            VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'Pending', $7, $8, $9) ON CONFLICT (order_id) DO NOTHING
             """, connection, transaction))
         {
             insert.Parameters.Add(new() { Value = orderId });
@@ -63,6 +68,8 @@ internal sealed class OrderStore(NpgsqlDataSource dataSource, Outbox outbox)
             insert.Parameters.Add(new() { Value = JsonSerializer.Serialize(order.Lines.ToList(), OrderJson.Default.ListOrderLine) });
             insert.Parameters.Add(new() { Value = order.Total });
             insert.Parameters.Add(new() { Value = (object?)traceId ?? DBNull.Value });
+            insert.Parameters.Add(new() { Value = (object?)traceParent ?? DBNull.Value });
+            insert.Parameters.Add(new() { Value = (object?)traceState ?? DBNull.Value });
             if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0) return new PlaceResult.OrderIdTaken(orderId);
         }
 
@@ -123,6 +130,50 @@ internal sealed class OrderStore(NpgsqlDataSource dataSource, Outbox outbox)
         update.Parameters.Add(new() { Value = status });
         update.Parameters.Add(new() { Value = (object?)reason ?? DBNull.Value });
         return await update.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    /// <summary>
+    /// Locks up to <paramref name="limit"/> orders that have been Pending for at least
+    /// <paramref name="after"/> and whose next re-send is due, skipping those another replica holds.
+    /// </summary>
+    public static async Task<List<PendingOrder>> ClaimDueForResendAsync(NpgsqlTransaction transaction, TimeSpan after, int limit, CancellationToken cancellationToken)
+    {
+        await using var select = new NpgsqlCommand("""
+            SELECT order_id, saga_id, customer_id, currency, lines::text, resend_count, traceparent, tracestate
+            FROM orders
+            WHERE status = 'Pending' AND created_at <= now() - $1 AND (next_resend_at IS NULL OR next_resend_at <= now())
+            ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED
+            """, transaction.Connection, transaction);
+        select.Parameters.Add(new() { Value = after });
+        select.Parameters.Add(new() { Value = limit });
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+        var due = new List<PendingOrder>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            // The total as first sent is the lines' sum (ValidOrder.Total); the column holds it rounded to cents.
+            var lines = JsonSerializer.Deserialize(reader.GetString(4), OrderJson.Default.ListOrderLine)!;
+            var placed = new OrderPlaced(reader.GetString(0), reader.GetString(2), reader.GetString(3), lines, lines.Sum(l => l.UnitPrice * l.Quantity));
+            due.Add(new PendingOrder(reader.GetString(1), placed, reader.GetInt32(5),
+                reader.IsDBNull(6) ? null : reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7)));
+        }
+        return due;
+    }
+
+    /// <summary>
+    /// Counts a re-send and sets when the next one is due. Only the re-send columns change: status
+    /// and updated_at say what the saga decided and when, and nothing else may move them.
+    /// </summary>
+    public static async Task ScheduleNextResendAsync(NpgsqlTransaction transaction, IReadOnlyList<(string OrderId, TimeSpan Wait)> orders, CancellationToken cancellationToken)
+    {
+        if (orders.Count == 0) return;
+        await using var update = new NpgsqlCommand("""
+            UPDATE orders o SET resend_count = o.resend_count + 1, next_resend_at = now() + d.wait
+            FROM unnest($1::text[], $2::interval[]) AS d(order_id, wait)
+            WHERE o.order_id = d.order_id
+            """, transaction.Connection, transaction);
+        update.Parameters.Add(new() { Value = orders.Select(o => o.OrderId).ToArray() });
+        update.Parameters.Add(new() { Value = orders.Select(o => o.Wait).ToArray() });
+        await update.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private const string Columns = "order_id, saga_id, customer_id, currency, lines::text, total, status, reason, created_at, updated_at, trace_id";

@@ -2,6 +2,7 @@ using SagaAspire.Contracts;
 using SagaAspire.Order.Apis;
 using SagaAspire.Order.Data;
 using SagaAspire.Order.Handlers;
+using SagaAspire.Order.Recovery;
 
 namespace SagaAspire.Order.Extensions;
 
@@ -13,8 +14,14 @@ internal static class Extensions
             .Bind(builder.Configuration.GetSection(OrdersOptions.Section))
             .Validate(o => o.MaxLines >= 1 && o.MaxBodyBytes >= 1024, "Orders:MaxLines must be at least 1 and Orders:MaxBodyBytes at least 1024")
             .ValidateOnStart();
+        builder.Services.AddOptions<PendingOrdersOptions>()
+            .Bind(builder.Configuration.GetSection(PendingOrdersOptions.Section))
+            .Validate(o => o.ResendPendingAfter > TimeSpan.Zero && o.ResendMaxInterval >= o.ResendPendingAfter && o.ResendScanInterval > TimeSpan.Zero,
+                "Orders:ResendPendingAfter and Orders:ResendScanInterval must be positive, and Orders:ResendMaxInterval at least ResendPendingAfter")
+            .ValidateOnStart();
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton<OrderStore>();
+        builder.Services.AddHostedService<PendingOrderResender>();
 
         builder.AddMessaging("order", "orders")
             .AddContracts(ContractsJson.Default)

@@ -23,9 +23,3 @@ internal sealed class OrderRejectedHandler(ILogger<OrderRejectedHandler> logger)
             OrderLog.AlreadyConcluded(logger, message.OrderId, "Rejected");
     }
 }
-
-internal static partial class OrderLog
-{
-    [LoggerMessage(EventId = 3000, Level = LogLevel.Warning, Message = "Order {OrderId} was not Pending; the outcome {Status} changed nothing")]
-    public static partial void AlreadyConcluded(ILogger logger, string orderId, string status);
-}
