@@ -19,7 +19,9 @@ namespace SagaAspire.Messaging;
 /// one at a time, in order, while partitions run concurrently. For every message: a process span
 /// continuing the producer's trace, then one transaction that records (consumer, message id) in the
 /// inbox, runs the handler and writes the handler's outgoing messages to the outbox; the Kafka
-/// offset is stored only after that commit. A redelivery finds its inbox row and has no effect.
+/// offset is stored only after that commit. The handler's outgoing messages are recorded with its
+/// inbox row: a redelivery finds the row, does not run the handler again, and only puts those
+/// messages into the outbox once more (see <see cref="InboxReplies"/>).
 /// </summary>
 internal sealed partial class InboxConsumer(
     NpgsqlDataSource dataSource,
@@ -259,11 +261,17 @@ internal sealed partial class InboxConsumer(
         {
             try
             {
-                var handled = await HandleOnceAsync(envelope, message, registration, cancellationToken).ConfigureAwait(false);
-                if (!handled)
+                var outcome = await HandleOnceAsync(envelope, message, registration, cancellationToken).ConfigureAwait(false);
+                if (outcome.Duplicate)
                 {
                     MessagingTelemetry.Duplicates.Add(1, tags);
                     activity?.SetTag("sagaaspire.inbox.duplicate", true);
+                }
+                if (outcome.RepliesResent > 0)
+                {
+                    MessagingTelemetry.RepliesResent.Add(outcome.RepliesResent, tags);
+                    activity?.SetTag("sagaaspire.inbox.replies_resent", outcome.RepliesResent);
+                    Log.RepliesResent(logger, envelope.MessageType, envelope.MessageId, outcome.RepliesResent);
                 }
                 MessagingTelemetry.ProcessDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
                 return;
@@ -297,31 +305,47 @@ internal sealed partial class InboxConsumer(
         }
     }
 
-    /// <summary>One attempt in one transaction. False when the inbox already held the message.</summary>
-    private async Task<bool> HandleOnceAsync(Envelope envelope, object message, MessageHandlers.Registration registration, CancellationToken cancellationToken)
+    /// <summary>How one attempt ended: handled, or a duplicate whose recorded replies were sent again.</summary>
+    private readonly record struct Outcome(bool Duplicate, int RepliesResent);
+
+    /// <summary>One attempt in one transaction.</summary>
+    private async Task<Outcome> HandleOnceAsync(Envelope envelope, object message, MessageHandlers.Registration registration, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        // Outbox rows written here (the handler's, through the context or the Outbox itself, or
+        // a duplicate's replies) wake the relay after the commit, not from inside it (see Outbox).
+        using var wakeUp = outbox.WakeUpAfterCommit();
         await using (var inbox = new NpgsqlCommand(
             "INSERT INTO messaging.inbox (consumer, message_id, message_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", connection, transaction)
             {
                 Parameters = { new() { Value = _options.ConsumerGroup }, new() { Value = envelope.MessageId }, new() { Value = envelope.MessageType } },
             })
         {
-            if (await inbox.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0) return false;
+            if (await inbox.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+            {
+                // Handled before. Its replies may have been lost on their way, and the sender,
+                // hearing nothing, asks again: it gets the same replies, with the same ids.
+                var resent = await InboxReplies.ResendAsync(transaction, _options.ConsumerGroup, envelope.MessageId, cancellationToken).ConfigureAwait(false);
+                if (resent == 0) return new Outcome(Duplicate: true, RepliesResent: 0);
+                wakeUp.RowsWritten = true;
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                wakeUp.Committed();
+                return new Outcome(Duplicate: true, resent);
+            }
         }
 
-        // Outbox rows written by the handler (through the context or the Outbox itself) wake the
-        // relay after the commit, not from inside it (see Outbox).
-        using var wakeUp = outbox.WakeUpAfterCommit();
         var context = new MessageContext(envelope, connection, transaction);
         await using (var scope = scopes.CreateAsyncScope())
             await registration.Invoke(scope.ServiceProvider, message, context, cancellationToken).ConfigureAwait(false);
         if (context.Outgoing.Count > 0)
-            await outbox.EnqueueAsync(transaction, context.Outgoing, cancellationToken).ConfigureAwait(false);
+        {
+            await InboxReplies.SendAndRecordAsync(transaction, _options.ConsumerGroup, envelope.MessageId, context.Outgoing, types, cancellationToken).ConfigureAwait(false);
+            wakeUp.RowsWritten = true;
+        }
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         wakeUp.Committed();
-        return true;
+        return new Outcome(Duplicate: false, RepliesResent: 0);
     }
 
     private (Envelope? Envelope, object? Message, (string Reason, string Error)? Problem) Parse(ConsumeResult<byte[]?, byte[]?> result)
@@ -571,5 +595,8 @@ internal sealed partial class InboxConsumer(
 
         [LoggerMessage(EventId = 1309, Level = LogLevel.Warning, Message = "A partition worker did not stop within 30 s; its partition moves on without it")]
         public static partial void SlowStop(ILogger logger);
+
+        [LoggerMessage(EventId = 1310, Level = LogLevel.Information, Message = "{MessageType} {MessageId} was handled before; its {Count} replies were sent again")]
+        public static partial void RepliesResent(ILogger logger, string messageType, Guid messageId, int count);
     }
 }

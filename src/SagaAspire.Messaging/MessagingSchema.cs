@@ -59,5 +59,11 @@ internal static class MessagingSchema
             ALTER TABLE messaging.outbox_parked ADD COLUMN error text NOT NULL, ADD COLUMN parked_at timestamptz NOT NULL;
             COMMENT ON TABLE messaging.outbox_parked IS 'Outbox rows the broker refused for good (too large, forbidden topic), kept for an operator instead of blocking the outbox.';
             """),
+        // A nullable column without a default changes only the catalogue (no rewrite, its lock is
+        // brief), and replicas still running the previous version go on inserting rows without it.
+        new(3, "replies recorded with the inbox", """
+            ALTER TABLE messaging.inbox ADD COLUMN replies jsonb;
+            COMMENT ON COLUMN messaging.inbox.replies IS 'The messages the handler sent, in wire form (payload in base64), put into the outbox again when the message is redelivered; null when it sent none.';
+            """),
     ];
 }

@@ -26,6 +26,8 @@ public static class MessagingTelemetry
         "sagaaspire.messaging.dead_letters", "{message}", "Messages sent to a dead-letter topic.");
     internal static readonly Counter<long> Duplicates = Meter.CreateCounter<long>(
         "sagaaspire.messaging.duplicates", "{message}", "Redelivered messages the inbox recognised and skipped.");
+    internal static readonly Counter<long> RepliesResent = Meter.CreateCounter<long>(
+        "sagaaspire.messaging.replies.resent", "{message}", "Recorded replies put into the outbox again for a redelivered message the inbox recognised.");
 
     // Span attribute names (OpenTelemetry messaging conventions, plus the saga's own).
     internal const string System = "messaging.system";
