@@ -4,6 +4,7 @@ using System.Text;
 using Confluent.Kafka;
 using SagaAspire.Contracts;
 using SagaAspire.DevHost;
+using Npgsql;
 using SagaAspire.Messaging;
 
 namespace SagaAspire.Load;
@@ -22,6 +23,11 @@ public sealed record FaultRecord(string Kind, string Target, DateTime At, double
 /// cluster cannot be restarted on the same port; a fresh one would lose every message and offset);</item>
 /// <item><b>postgres</b>: a fast shutdown of the PostgreSQL server (every session ended, in-flight
 /// transactions rolled back), started again on the same data and port;</item>
+/// <item><b>loss</b>: every message in flight to and from one service is lost, as when a broker
+/// loses data that was not yet replicated: the service's processes are killed, its consumer
+/// group's offsets moved to the end of its partitions (it never sees what it had not processed)
+/// and the unpublished messages in its outbox deleted (they never reach the broker), then it is
+/// restarted. Only timeouts and resends can finish the sagas it was part of;</item>
 /// <item><b>duplicate</b>: a Kafka client re-produces every message of the saga's topics once, to
 /// the same partition with the same key, body and headers (plus a marker so it is not copied
 /// again): every message is delivered twice;</item>
@@ -29,7 +35,7 @@ public sealed record FaultRecord(string Kind, string Target, DateTime At, double
 /// type) on every topic of the saga, marked so the dead-letter topics can be checked against
 /// exactly what was injected.</item>
 /// </list>
-/// Kill, broker and postgres take turns, one every <see cref="LoadSettings.ChaosInterval"/>.
+/// Kill, broker, postgres and loss take turns, one every <see cref="LoadSettings.ChaosInterval"/>.
 /// </summary>
 public sealed class ChaosAgent : IAsyncDisposable
 {
@@ -64,6 +70,25 @@ public sealed class ChaosAgent : IAsyncDisposable
 
     public long Duplicated => Interlocked.Read(ref _duplicated);
 
+    /// <summary>Where each injected malformed message landed, by its marker.</summary>
+    private readonly ConcurrentDictionary<string, TopicPartitionOffset> _poisonAt = new();
+
+    /// <summary>The offset ranges [from, to) a loss fault made a consumer group skip.</summary>
+    private readonly ConcurrentQueue<(TopicPartition Partition, long From, long To)> _skipped = new();
+
+    /// <summary>Messages the loss faults took away: skipped by a consumer group, or deleted from an outbox unpublished.</summary>
+    public long LostMessages => Interlocked.Read(ref _lost);
+
+    private long _lost;
+
+    /// <summary>
+    /// The injected malformed messages that lie in a range a loss fault skipped: their consumer may
+    /// never have seen them (or dead-lettered them before the fault), so either outcome is right.
+    /// </summary>
+    public IReadOnlySet<string> PoisonMaybeLost() =>
+        _poisonAt.Where(p => _skipped.Any(s => s.Partition == p.Value.TopicPartition && p.Value.Offset.Value >= s.From && p.Value.Offset.Value < s.To))
+            .Select(p => p.Key).ToHashSet();
+
     public void Start()
     {
         var kinds = _settings.Chaos;
@@ -72,8 +97,9 @@ public sealed class ChaosAgent : IAsyncDisposable
         if (kinds.HasFlag(ChaosKinds.Kill)) faults.Add(KillAsync);
         if (kinds.HasFlag(ChaosKinds.Broker)) faults.Add(BrokerOutageAsync);
         if (kinds.HasFlag(ChaosKinds.Postgres)) faults.Add(PostgresRestartAsync);
+        if (kinds.HasFlag(ChaosKinds.Loss)) faults.Add(LossAsync);
         if (faults.Count > 0 && hosted is null)
-            throw new InvalidOperationException("kill, broker and postgres faults need a system the harness started itself (not --target).");
+            throw new InvalidOperationException("kill, broker, postgres and loss faults need a system the harness started itself (not --target).");
         if (kinds.HasFlag(ChaosKinds.Broker) && hosted?.EmbeddedKafka is null)
             throw new InvalidOperationException("The broker fault needs the embedded broker.");
         if (kinds.HasFlag(ChaosKinds.Postgres) && hosted?.EmbeddedPostgres is null)
@@ -170,6 +196,85 @@ public sealed class ChaosAgent : IAsyncDisposable
         await postgres.RestartAsync(CancellationToken.None);
         _faults.Enqueue(new FaultRecord("postgres", "PostgreSQL server", at, clock.Elapsed.TotalSeconds));
         _log($"chaos: PostgreSQL up again after {clock.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    private async Task LossAsync(CancellationToken cancellationToken)
+    {
+        var hosted = _system.Hosted!;
+        var service = SagaSystem.Services[_random.Next(SagaSystem.Services.Length)];
+        var victims = hosted.Replicas(service.Name).ToList();
+        var at = DateTime.UtcNow;
+        var clock = Stopwatch.StartNew();
+        _log($"chaos: loss: kill -9 {string.Join(", ", victims.Select(v => v.Label))}; every message in flight to and from {service.Name} is lost");
+        foreach (var victim in victims) await victim.StopAsync(kill: true);
+
+        // The group forgets its dead members after their session timeout; only then does it
+        // take offsets from outside.
+        var skipped = await SkipUnprocessedAsync(service.Name, CancellationToken.None);
+        await using (var connection = new NpgsqlConnection(_system.Databases[service.Database]))
+        {
+            await connection.OpenAsync(CancellationToken.None);
+            await using var delete = new NpgsqlCommand("DELETE FROM messaging.outbox WHERE topic NOT LIKE '%.dlq'", connection);
+            var deleted = await delete.ExecuteNonQueryAsync(CancellationToken.None);
+            Interlocked.Add(ref _lost, skipped + deleted);
+            _log($"chaos: loss: {service.Name} skips {skipped} unprocessed messages; {deleted} unpublished messages deleted from its outbox");
+        }
+
+        foreach (var victim in victims) await victim.StartAsync();
+        try
+        {
+            await Task.WhenAll(victims.Select(v => v.WaitHealthyAsync(_http, TimeSpan.FromSeconds(120), CancellationToken.None)));
+        }
+        catch (DevHostException ex)
+        {
+            _log($"chaos: {service.Name} did not come back: {ex.Message}");
+        }
+        _faults.Enqueue(new FaultRecord("loss", service.Name, at, clock.Elapsed.TotalSeconds));
+        _log($"chaos: {service.Name} healthy again after {clock.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    /// <summary>
+    /// Moves the committed offsets of <paramref name="group"/> to the end of every partition of
+    /// the topics it consumes (those where it has committed before); returns how many messages it
+    /// will never see. Retries while the group still counts its killed members.
+    /// </summary>
+    private async Task<long> SkipUnprocessedAsync(string group, CancellationToken cancellationToken)
+    {
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = _system.KafkaBootstrapServers,
+            GroupId = group,
+            EnableAutoCommit = false,
+        }).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
+        var partitions = KafkaTopics.Partitions(_system.KafkaBootstrapServers!, Topics.All);
+        var committed = consumer.Committed(partitions, TimeSpan.FromSeconds(20));
+        var consumed = committed.Where(c => !c.Offset.IsSpecial).Select(c => c.Topic).ToHashSet();
+        var moves = new List<TopicPartitionOffset>();
+        var skipped = 0L;
+        foreach (var position in committed.Where(c => consumed.Contains(c.Topic)))
+        {
+            var marks = consumer.QueryWatermarkOffsets(position.TopicPartition, TimeSpan.FromSeconds(20));
+            var from = position.Offset.IsSpecial ? marks.Low.Value : position.Offset.Value;
+            if (marks.High.Value <= from) continue;
+            moves.Add(new TopicPartitionOffset(position.TopicPartition, marks.High));
+            _skipped.Enqueue((position.TopicPartition, from, marks.High.Value));
+            skipped += marks.High.Value - from;
+        }
+        if (moves.Count == 0) return 0;
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                consumer.Commit(moves);
+                return skipped;
+            }
+            catch (KafkaException) when (deadline.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                // Until the session timeout has passed the group still has its killed members.
+                await Task.Delay(500, cancellationToken);
+            }
+        }
     }
 
     private void Duplicate(TaskCompletionSource ready, CancellationToken cancellationToken)
@@ -279,7 +384,8 @@ public sealed class ChaosAgent : IAsyncDisposable
     {
         try
         {
-            await producer.ProduceAsync(topic, message);
+            var delivered = await producer.ProduceAsync(topic, message);
+            _poisonAt[marker] = delivered.TopicPartitionOffset;
             Poisoned.GetOrAdd(topic, _ => []).Add(marker);
         }
         catch (ProduceException<string, byte[]> ex)

@@ -64,6 +64,9 @@ public sealed record LoadReport
     public IReadOnlyList<FaultRecord> Faults { get; init; } = [];
     public Dictionary<string, int> PoisonInjected { get; init; } = [];
     public long Duplicated { get; init; }
+
+    /// <summary>Messages the loss faults took away (skipped by a consumer group or deleted unpublished).</summary>
+    public long LostMessages { get; init; }
     public bool Recovered { get; init; }
 
     /// <summary>From the end of the load (and of the faults) until every saga was final and every outbox empty.</summary>
@@ -108,7 +111,8 @@ public sealed record LoadReport
         if (Faults.Count > 0 || PoisonInjected.Count > 0 || Duplicated > 0)
         {
             var faults = Faults.GroupBy(f => f.Kind).Select(g => string.Create(culture, $"{g.Count()} x {g.Key} (back after {g.Average(f => f.DownSeconds):0.0} s on average)"));
-            Line("  chaos        " + string.Join(", ", faults.Append($"{PoisonInjected.Values.Sum()} poison messages").Append($"{Duplicated} duplicates")));
+            var lost = LostMessages > 0 ? [$"{LostMessages} messages lost"] : Array.Empty<string>();
+            Line("  chaos        " + string.Join(", ", faults.Append($"{PoisonInjected.Values.Sum()} poison messages").Append($"{Duplicated} duplicates").Concat(lost)));
         }
         Line(Recovered
             ? string.Create(culture, $"  recovery     every saga final and every outbox empty {RecoverySeconds:0.0} s after the load (bound {RecoveryBoundSeconds:0} s)")

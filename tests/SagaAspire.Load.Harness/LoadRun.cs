@@ -66,7 +66,7 @@ public static class LoadRun
 
         log("invariants: checking");
         var invariants = await Invariants.CheckAsync(system, settings.RunId, baseline, orders,
-            chaos.Poisoned.ToDictionary(p => p.Key, p => (IReadOnlyCollection<string>)[.. p.Value]), cancellationToken);
+            chaos.Poisoned.ToDictionary(p => p.Key, p => (IReadOnlyCollection<string>)[.. p.Value]), cancellationToken, chaos.PoisonMaybeLost());
         var stages = await StageTimingsAsync(system, done, cancellationToken);
 
         return new LoadReport
@@ -92,6 +92,7 @@ public static class LoadRun
             Faults = [.. chaos.Faults],
             PoisonInjected = chaos.Poisoned.ToDictionary(p => p.Key, p => p.Value.Count),
             Duplicated = chaos.Duplicated,
+            LostMessages = chaos.LostMessages,
             Recovered = recovered,
             RecoverySeconds = recoverySeconds,
             RecoveryBoundSeconds = settings.RecoveryTimeout.TotalSeconds,

@@ -35,6 +35,12 @@ public enum ChaosKinds
 
     /// <summary>Malformed messages on the saga's topics, which must all end in dead-letter topics.</summary>
     Poison = 16,
+
+    /// <summary>
+    /// A service loses every message in flight to and from it: killed, its consumer group moved
+    /// past everything it had not processed, its unpublished outbox rows deleted, restarted.
+    /// </summary>
+    Loss = 32,
 }
 
 /// <summary>The share of each <see cref="OrderKind"/> in the load, as weights (80/15/5 by default).</summary>
@@ -115,10 +121,10 @@ public sealed record LoadSettings
 
     public ChaosKinds Chaos { get; init; }
 
-    /// <summary>Time between two faults of the kinds kill, broker and postgres (they take turns).</summary>
+    /// <summary>Time between two faults of the kinds kill, broker, postgres and loss (they take turns).</summary>
     public TimeSpan ChaosInterval { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>At most this many faults of the kinds kill, broker and postgres; null for no limit.</summary>
+    /// <summary>At most this many faults of the kinds kill, broker, postgres and loss; null for no limit.</summary>
     public int? MaxFaults { get; init; }
 
     /// <summary>How long a broker or PostgreSQL outage, or a killed service's absence, lasts.</summary>
@@ -179,8 +185,9 @@ public sealed record LoadSettings
                 "postgres" => ChaosKinds.Postgres,
                 "duplicate" => ChaosKinds.Duplicate,
                 "poison" => ChaosKinds.Poison,
+                "loss" => ChaosKinds.Loss,
                 "none" => ChaosKinds.None,
-                _ => throw new FormatException($"'{part}' is not a chaos kind; use kill, broker, postgres, duplicate, poison."),
+                _ => throw new FormatException($"'{part}' is not a chaos kind; use kill, broker, postgres, loss, duplicate, poison."),
             };
         }
         return kinds;

@@ -22,8 +22,8 @@ internal static class LoadCommand
           --mix success=80,declined=15,outofstock=5
           --skus N            stocked products the orders spread over, 1 to 64 (default 64; 1 is a single hot row)
         Faults (any subset, comma-separated)
-          --chaos kill,broker,postgres,duplicate,poison
-          --chaos-interval 10s   time between two faults of kill, broker, postgres (they take turns)
+          --chaos kill,broker,postgres,loss,duplicate,poison
+          --chaos-interval 10s   time between two faults of kill, broker, postgres, loss (they take turns)
           --outage 3s            how long a killed service, the broker or PostgreSQL stays down
           --poison-rate 2        malformed messages per second
           --recovery-timeout 180s  bound on the time every saga takes to finish after the load
