@@ -20,7 +20,7 @@ public sealed class MessagingInfrastructure : IAsyncLifetime
         await Postgres.DisposeAsync();
     }
 
-    /// <summary>A fresh database and topic (with its dead-letter topic) for one test.</summary>
+    /// <summary>A fresh database and topic (with its dead-letter and receipt topics) for one test.</summary>
     public async Task<TestScope> NewScopeAsync(string name)
     {
         var id = $"{name}_{Guid.NewGuid():N}"[..Math.Min(40, name.Length + 33)].ToLowerInvariant();
@@ -28,6 +28,7 @@ public sealed class MessagingInfrastructure : IAsyncLifetime
         var topic = $"{id}.events";
         Kafka.CreateTopic(topic);
         Kafka.CreateTopic(topic + ".dlq");
+        Kafka.CreateTopic(topic + ".receipts");
         return new TestScope(id, topic, Postgres.ConnectionString(id), Kafka.BootstrapServers);
     }
 }
@@ -35,6 +36,9 @@ public sealed class MessagingInfrastructure : IAsyncLifetime
 public sealed record TestScope(string Database, string Topic, string ConnectionString, string BootstrapServers)
 {
     public string DeadLetterTopic => Topic + ".dlq";
+
+    /// <summary>Where deposits that ask for a receipt get it; nothing in the test service consumes it.</summary>
+    public string ReceiptTopic => Topic + ".receipts";
 }
 
 [CollectionDefinition(Name)]

@@ -125,7 +125,10 @@ public sealed class TestService : IAsyncDisposable
     }
 }
 
-/// <summary>Records the deposit; refuses accounts listed as broken (a handler bug that keeps failing).</summary>
+/// <summary>
+/// Records the deposit and sends the receipt it asks for; refuses accounts listed as broken (a
+/// handler bug that keeps failing).
+/// </summary>
 public sealed class DepositHandler : IMessageHandler<Deposit>
 {
     public async Task HandleAsync(Deposit message, MessageContext context, CancellationToken cancellationToken)
@@ -144,5 +147,6 @@ public sealed class DepositHandler : IMessageHandler<Deposit>
         insert.Parameters.Add(new() { Value = message.Sequence });
         insert.Parameters.Add(new() { Value = (object?)Activity.Current?.TraceId.ToHexString() ?? DBNull.Value });
         await insert.ExecuteNonQueryAsync(cancellationToken);
+        if (message.ReceiptTo is { } topic) context.Send(topic, new Receipt(message.Account, message.Amount, message.Sequence));
     }
 }

@@ -55,6 +55,28 @@ public sealed class trace_propagation : IDisposable
         publish.GetTagItem("messaging.message.id").ShouldBe(process.GetTagItem("messaging.message.id"));
     }
 
+    [Fact]
+    public async Task replies_sent_again_for_a_redelivery_continue_the_redelivery_s_trace()
+    {
+        var scope = await _infrastructure.NewScopeAsync("trace-resend");
+        await using var service = await TestService.StartAsync(scope);
+        var deposit = redelivered_messages.RawDepositWithReceipt(scope, "acct-rt", 1);
+        var (firstTrace, secondTrace) = (ActivityTraceId.CreateRandom(), ActivityTraceId.CreateRandom());
+        using var producer = outbox_and_inbox.RawProducer(scope);
+
+        deposit.Headers.SetString(MessageHeaders.TraceParent, $"00-{firstTrace.ToHexString()}-{ActivitySpanId.CreateRandom().ToHexString()}-01");
+        await producer.ProduceAsync(scope.Topic, deposit);
+        await redelivered_messages.ReadAsync(scope, scope.ReceiptTopic, 1);
+        deposit.Headers.SetString(MessageHeaders.TraceParent, $"00-{secondTrace.ToHexString()}-{ActivitySpanId.CreateRandom().ToHexString()}-01");
+        await producer.ProduceAsync(scope.Topic, deposit);
+
+        var receipts = await redelivered_messages.ReadAsync(scope, scope.ReceiptTopic, 2);
+        receipts.Select(r => ActivityContext.Parse(r.Headers.GetString(MessageHeaders.TraceParent)!, null).TraceId).ShouldBe([firstTrace, secondTrace]);
+        var process = (await WaitForSpansAsync(secondTrace, 2)).Single(a => a.Kind == ActivityKind.Consumer);
+        process.GetTagItem("sagaaspire.inbox.duplicate").ShouldBe(true);
+        process.GetTagItem("sagaaspire.inbox.replies_resent").ShouldBe(1);
+    }
+
     private async Task<List<Activity>> WaitForSpansAsync(ActivityTraceId traceId, int count)
     {
         for (var i = 0; i < 200; i++)
