@@ -7,7 +7,8 @@ namespace SagaAspire.EndToEnd.Tests;
 
 /// <summary>
 /// The whole system for the end-to-end scenarios, through the DevHost: PostgreSQL, the
-/// Kafka-protocol broker and the four services as separate processes, with short saga timeouts.
+/// Kafka-protocol broker and the four services as separate processes, with short saga timeouts
+/// and a short wait before an order left Pending has its OrderPlaced sent again.
 /// Each scenario owns its orders (fresh ids), so one system serves them all.
 /// </summary>
 public sealed class SagaSystemFixture : IAsyncLifetime, ISagaHost
@@ -36,6 +37,9 @@ public sealed class SagaSystemFixture : IAsyncLifetime, ISagaHost
                 ["Orchestrator__StepTimeout"] = "00:00:03",
                 ["Orchestrator__CompensationTimeout"] = "00:00:03",
                 ["Orchestrator__StepAttempts"] = "5",
+                // Orders left Pending (their OrderPlaced or outcome lost) have OrderPlaced sent
+                // again soon; longer than a saga here takes, so a healthy order is never re-sent.
+                ["Orders__ResendPendingAfter"] = "00:00:03",
                 ["Logging__LogLevel__Default"] = "Warning",
                 ["OTEL_BSP_SCHEDULE_DELAY"] = "500",
                 ["Operations__ApiKey"] = OperatorKey,
