@@ -207,9 +207,9 @@ public sealed class ChaosAgent : IAsyncDisposable
         var clock = Stopwatch.StartNew();
         _log($"chaos: loss: kill -9 {string.Join(", ", victims.Select(v => v.Label))}; every message in flight to and from {service.Name} is lost");
         foreach (var victim in victims) await victim.StopAsync(kill: true);
+        // What the others send it meanwhile is in flight too.
+        await Task.Delay(_settings.OutageLength, CancellationToken.None);
 
-        // The group forgets its dead members after their session timeout; only then does it
-        // take offsets from outside.
         var skipped = await SkipUnprocessedAsync(service.Name, CancellationToken.None);
         await using (var connection = new NpgsqlConnection(_system.Databases[service.Database]))
         {
@@ -233,10 +233,21 @@ public sealed class ChaosAgent : IAsyncDisposable
         _log($"chaos: {service.Name} healthy again after {clock.Elapsed.TotalSeconds:0.0} s");
     }
 
+    /// <summary>The topics each service's consumer group reads (its handlers' subscriptions).</summary>
+    private static readonly Dictionary<string, string[]> ConsumedBy = new()
+    {
+        ["order"] = [Topics.OrchestratorEvents],
+        ["orchestrator"] = [Topics.Orders, Topics.InventoryEvents, Topics.PaymentEvents],
+        ["inventory"] = [Topics.InventoryCommands],
+        ["payment"] = [Topics.PaymentCommands],
+    };
+
     /// <summary>
     /// Moves the committed offsets of <paramref name="group"/> to the end of every partition of
-    /// the topics it consumes (those where it has committed before); returns how many messages it
-    /// will never see. Retries while the group still counts its killed members.
+    /// the topics it consumes; returns how many messages it will never see (counted from the last
+    /// committed offset: the few it had processed since are counted too). Brokers take offsets
+    /// only from a member of the group, so the harness joins it, which takes as long as the group
+    /// needs to give up its killed members (their session timeout), then leaves it.
     /// </summary>
     private async Task<long> SkipUnprocessedAsync(string group, CancellationToken cancellationToken)
     {
@@ -245,14 +256,25 @@ public sealed class ChaosAgent : IAsyncDisposable
             BootstrapServers = _system.KafkaBootstrapServers,
             GroupId = group,
             EnableAutoCommit = false,
+            SessionTimeoutMs = 6000,
         }).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
-        var partitions = KafkaTopics.Partitions(_system.KafkaBootstrapServers!, Topics.All);
+        var partitions = KafkaTopics.Partitions(_system.KafkaBootstrapServers!, ConsumedBy[group]);
+        consumer.Subscribe(ConsumedBy[group]);
+        var joining = Stopwatch.StartNew();
+        while (consumer.Assignment.Count < partitions.Count)
+        {
+            if (joining.Elapsed > TimeSpan.FromSeconds(90))
+                throw new TimeoutException($"The harness could not join consumer group {group} to move its offsets.");
+            consumer.Consume(TimeSpan.FromMilliseconds(100)); // joins; what it reads is not processed and not committed
+            await Task.Yield();
+        }
+
         var committed = consumer.Committed(partitions, TimeSpan.FromSeconds(20));
-        var consumed = committed.Where(c => !c.Offset.IsSpecial).Select(c => c.Topic).ToHashSet();
         var moves = new List<TopicPartitionOffset>();
         var skipped = 0L;
-        foreach (var position in committed.Where(c => consumed.Contains(c.Topic)))
+        foreach (var position in committed)
         {
+            // Without a committed offset the group would start from the beginning: skip it all.
             var marks = consumer.QueryWatermarkOffsets(position.TopicPartition, TimeSpan.FromSeconds(20));
             var from = position.Offset.IsSpecial ? marks.Low.Value : position.Offset.Value;
             if (marks.High.Value <= from) continue;
@@ -260,21 +282,9 @@ public sealed class ChaosAgent : IAsyncDisposable
             _skipped.Enqueue((position.TopicPartition, from, marks.High.Value));
             skipped += marks.High.Value - from;
         }
-        if (moves.Count == 0) return 0;
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                consumer.Commit(moves);
-                return skipped;
-            }
-            catch (KafkaException) when (deadline.Elapsed < TimeSpan.FromSeconds(60))
-            {
-                // Until the session timeout has passed the group still has its killed members.
-                await Task.Delay(500, cancellationToken);
-            }
-        }
+        if (moves.Count > 0) consumer.Commit(moves);
+        consumer.Close(); // leaves the group, so the restarted service need not wait for this member
+        return skipped;
     }
 
     private void Duplicate(TaskCompletionSource ready, CancellationToken cancellationToken)

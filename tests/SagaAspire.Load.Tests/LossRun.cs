@@ -1,0 +1,91 @@
+using System.Reflection;
+using SagaAspire.DevHost;
+using Xunit.Abstractions;
+
+namespace SagaAspire.Load.Tests;
+
+/// <summary>
+/// A small load run in which one service loses every message in flight to and from it (the loss
+/// fault: killed, its consumer group moved past what it had not processed, its unpublished outbox
+/// rows deleted). Only the recovery paths can finish those sagas: the orchestrator's step
+/// timeouts, the participants' replies sent again for a repeated command, and the order
+/// service's OrderPlaced sent again for an order left Pending.
+/// </summary>
+public sealed class LossRun : IAsyncLifetime
+{
+    public SystemUnderTest System { get; private set; } = null!;
+    public LoadReport Report { get; private set; } = null!;
+    public List<string> Log { get; } = [];
+
+    public static readonly LoadSettings Settings = new()
+    {
+        Workers = 12,
+        Count = 300,
+        Mix = OutcomeMix.Default,
+        Chaos = ChaosKinds.Loss,
+        ChaosInterval = TimeSpan.FromSeconds(4),
+        MaxFaults = 1,
+        OutageLength = TimeSpan.FromSeconds(3),
+        RecoveryTimeout = TimeSpan.FromSeconds(120),
+        Ceiling = null,
+        RunId = "loss-" + Guid.NewGuid().ToString("N")[..8],
+    };
+
+    public async Task InitializeAsync()
+    {
+        System = await SystemUnderTest.StartAsync(new SagaSystemOptions
+        {
+            Configuration = typeof(LossRun).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug",
+            Settings = new Dictionary<string, string?>
+            {
+                ["Orchestrator__StepTimeout"] = "00:00:03",
+                ["Orchestrator__CompensationTimeout"] = "00:00:03",
+                ["Orchestrator__StepAttempts"] = "5",
+                ["Orders__ResendPendingAfter"] = "00:00:03",
+            },
+        }, Remember);
+        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        Report = await LoadRun.ExecuteAsync(System, Settings, Remember, cancellationToken: bound.Token);
+        Remember(Report.Summary());
+    }
+
+    private void Remember(string line)
+    {
+        lock (Log) Log.Add(line);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (System is not null) await System.DisposeAsync();
+    }
+}
+
+public sealed class a_few_hundred_sagas_with_every_message_in_flight_to_one_service_lost(LossRun run, ITestOutputHelper output) : IClassFixture<LossRun>
+{
+    private string Log => string.Join('\n', run.Log);
+
+    [Fact]
+    public void messages_were_lost_while_orders_came_in()
+    {
+        output.WriteLine(run.Report.Summary());
+        run.Report.Faults.Select(f => f.Kind).ShouldBe(["loss"], Log);
+        run.Report.LostMessages.ShouldBeGreaterThan(0, Log);
+        run.Report.Sent.ShouldBe(LossRun.Settings.Count!.Value, Log);
+    }
+
+    [Fact]
+    public void every_order_is_accepted_and_every_saga_reaches_its_final_state()
+    {
+        run.Report.NotAccepted.ShouldBe(0, Log);
+        run.Report.Recovered.ShouldBeTrue(Log);
+        run.Report.Final.ShouldBe(run.Report.Accepted, Log);
+    }
+
+    [Fact]
+    public void every_invariant_holds()
+    {
+        foreach (var invariant in run.Report.Invariants.Where(i => !i.IsExpectation))
+            invariant.Passed.ShouldBeTrue($"{invariant.Name}: {invariant.Detail}\n{string.Join('\n', invariant.Offenders)}\n\n{Log}");
+        run.Report.InvariantsHold.ShouldBeTrue(Log);
+    }
+}
