@@ -6,7 +6,7 @@ using SagaAspire.Scenarios;
 namespace SagaAspire.EndToEnd.Tests;
 
 // A broker that loses a message: the order service sends OrderPlaced again while its order stays
-// Pending (the fixture sets Orders__ResendPendingAfter to a few seconds), and the orchestrator
+// Pending (the fixture sets Orders__ResendPendingAfter to 10 s), and the orchestrator
 // starts the saga or, for a saga that has ended, sends its outcome again.
 
 [Collection(SagaSystemCollection.Name)]

@@ -38,8 +38,9 @@ public sealed class SagaSystemFixture : IAsyncLifetime, ISagaHost
                 ["Orchestrator__CompensationTimeout"] = "00:00:03",
                 ["Orchestrator__StepAttempts"] = "5",
                 // Orders left Pending (their OrderPlaced or outcome lost) have OrderPlaced sent
-                // again soon; longer than a saga here takes, so a healthy order is never re-sent.
-                ["Orders__ResendPendingAfter"] = "00:00:03",
+                // again within seconds; far longer than a healthy saga takes here, even on a busy
+                // machine, so the trace scenarios see only the messages of one pass.
+                ["Orders__ResendPendingAfter"] = "00:00:10",
                 ["Logging__LogLevel__Default"] = "Warning",
                 ["OTEL_BSP_SCHEDULE_DELAY"] = "500",
                 ["Operations__ApiKey"] = OperatorKey,
