@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -36,7 +35,7 @@ internal static class InboxReplies
                 FROM sent AS s)
             WHERE consumer = $1 AND message_id = $2
             """, connection, transaction);
-        var (traceParent, traceState) = CurrentTraceContext();
+        var (traceParent, traceState) = Outbox.CurrentTraceContext();
         command.Parameters.Add(new() { Value = consumer });
         command.Parameters.Add(new() { Value = messageId });
         command.Parameters.Add(new() { Value = messages.Select(m => m.MessageId).ToArray() });
@@ -73,17 +72,11 @@ internal static class InboxReplies
             WHERE i.consumer = $1 AND i.message_id = $2
             ORDER BY r.ordinality
             """, connection, transaction);
-        var (traceParent, traceState) = CurrentTraceContext();
+        var (traceParent, traceState) = Outbox.CurrentTraceContext();
         command.Parameters.Add(new() { Value = consumer });
         command.Parameters.Add(new() { Value = messageId });
         command.Parameters.Add(new() { Value = (object?)traceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new() { Value = (object?)traceState ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private static (string? TraceParent, string? TraceState) CurrentTraceContext()
-    {
-        var activity = Activity.Current;
-        return activity is null || activity.IdFormat != ActivityIdFormat.W3C ? (null, null) : (activity.Id, activity.TraceStateString);
     }
 }

@@ -135,7 +135,8 @@ public sealed class Outbox
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static (string? TraceParent, string? TraceState) CurrentTraceContext()
+    /// <summary>The W3C context of the current span, stored with a row so its publish continues the trace.</summary>
+    internal static (string? TraceParent, string? TraceState) CurrentTraceContext()
     {
         var activity = Activity.Current;
         return activity is null || activity.IdFormat != ActivityIdFormat.W3C ? (null, null) : (activity.Id, activity.TraceStateString);
