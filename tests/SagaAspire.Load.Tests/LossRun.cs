@@ -1,5 +1,3 @@
-using System.Reflection;
-using SagaAspire.DevHost;
 using Xunit.Abstractions;
 
 namespace SagaAspire.Load.Tests;
@@ -11,12 +9,8 @@ namespace SagaAspire.Load.Tests;
 /// timeouts, the participants' replies sent again for a repeated command, and the order
 /// service's OrderPlaced sent again for an order left Pending.
 /// </summary>
-public sealed class LossRun : IAsyncLifetime
+public sealed class LossRun() : HarnessRun(Settings, ServiceSettings)
 {
-    public SystemUnderTest System { get; private set; } = null!;
-    public LoadReport Report { get; private set; } = null!;
-    public List<string> Log { get; } = [];
-
     public static readonly LoadSettings Settings = new()
     {
         Workers = 12,
@@ -31,33 +25,13 @@ public sealed class LossRun : IAsyncLifetime
         RunId = "loss-" + Guid.NewGuid().ToString("N")[..8],
     };
 
-    public async Task InitializeAsync()
+    private static readonly Dictionary<string, string?> ServiceSettings = new()
     {
-        System = await SystemUnderTest.StartAsync(new SagaSystemOptions
-        {
-            Configuration = typeof(LossRun).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug",
-            Settings = new Dictionary<string, string?>
-            {
-                ["Orchestrator__StepTimeout"] = "00:00:03",
-                ["Orchestrator__CompensationTimeout"] = "00:00:03",
-                ["Orchestrator__StepAttempts"] = "5",
-                ["Orders__ResendPendingAfter"] = "00:00:03",
-            },
-        }, Remember);
-        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        Report = await LoadRun.ExecuteAsync(System, Settings, Remember, cancellationToken: bound.Token);
-        Remember(Report.Summary());
-    }
-
-    private void Remember(string line)
-    {
-        lock (Log) Log.Add(line);
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (System is not null) await System.DisposeAsync();
-    }
+        ["Orchestrator__StepTimeout"] = "00:00:03",
+        ["Orchestrator__CompensationTimeout"] = "00:00:03",
+        ["Orchestrator__StepAttempts"] = "5",
+        ["Orders__ResendPendingAfter"] = "00:00:03",
+    };
 }
 
 public sealed class a_few_hundred_sagas_with_every_message_in_flight_to_one_service_lost(LossRun run, ITestOutputHelper output) : IClassFixture<LossRun>

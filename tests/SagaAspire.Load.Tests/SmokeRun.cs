@@ -1,20 +1,13 @@
-using System.Reflection;
-using SagaAspire.DevHost;
 using Xunit.Abstractions;
 
 namespace SagaAspire.Load.Tests;
 
 /// <summary>
-/// A small load run with one kill -9, through the same harness as the load tool: the whole system
-/// as processes, a few hundred sagas, a service killed and restarted mid-run, then every invariant.
-/// No figure is judged: the bounds are there only so that a broken system fails instead of hanging.
+/// A small load run with one kill -9: a few hundred sagas, a service killed and restarted mid-run,
+/// then every invariant.
 /// </summary>
-public sealed class SmokeRun : IAsyncLifetime
+public sealed class SmokeRun() : HarnessRun(Settings, ServiceSettings)
 {
-    public SystemUnderTest System { get; private set; } = null!;
-    public LoadReport Report { get; private set; } = null!;
-    public List<string> Log { get; } = [];
-
     public static readonly LoadSettings Settings = new()
     {
         Workers = 12,
@@ -29,33 +22,13 @@ public sealed class SmokeRun : IAsyncLifetime
         RunId = "smoke-" + Guid.NewGuid().ToString("N")[..8],
     };
 
-    public async Task InitializeAsync()
+    // Short step timeouts, so that a saga whose message went astray is re-sent soon.
+    private static readonly Dictionary<string, string?> ServiceSettings = new()
     {
-        System = await SystemUnderTest.StartAsync(new SagaSystemOptions
-        {
-            Configuration = typeof(SmokeRun).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug",
-            Settings = new Dictionary<string, string?>
-            {
-                // Short step timeouts, so that a saga whose message went astray is re-sent soon.
-                ["Orchestrator__StepTimeout"] = "00:00:03",
-                ["Orchestrator__CompensationTimeout"] = "00:00:03",
-                ["Orchestrator__StepAttempts"] = "5",
-            },
-        }, Remember);
-        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-        Report = await LoadRun.ExecuteAsync(System, Settings, Remember, cancellationToken: bound.Token);
-        Remember(Report.Summary());
-    }
-
-    private void Remember(string line)
-    {
-        lock (Log) Log.Add(line);
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (System is not null) await System.DisposeAsync();
-    }
+        ["Orchestrator__StepTimeout"] = "00:00:03",
+        ["Orchestrator__CompensationTimeout"] = "00:00:03",
+        ["Orchestrator__StepAttempts"] = "5",
+    };
 }
 
 public sealed class a_few_hundred_sagas_with_a_service_killed_mid_run(SmokeRun run, ITestOutputHelper output) : IClassFixture<SmokeRun>

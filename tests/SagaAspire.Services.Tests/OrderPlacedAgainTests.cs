@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using SagaAspire.Contracts;
 using SagaAspire.Orchestrator.Sagas;
+using static SagaAspire.Services.Tests.SagaWaits;
 
 namespace SagaAspire.Services.Tests;
 
@@ -96,20 +97,5 @@ public sealed class an_order_placed_again(ServiceInfrastructure infrastructure)
             await Task.Delay(100);
         }
         throw new TimeoutException($"Message {messageId} was not processed");
-    }
-
-    private static async Task<JsonElement> WaitForAsync(HttpClient client, string sagaId, Func<JsonElement, bool> condition)
-    {
-        for (var i = 0; i < 300; i++)
-        {
-            var response = await client.GetAsync($"/sagas/{sagaId}");
-            if (response.IsSuccessStatusCode)
-            {
-                var saga = await response.Content.ReadFromJsonAsync<JsonElement>();
-                if (condition(saga)) return saga;
-            }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"Saga {sagaId} did not reach the expected state");
     }
 }

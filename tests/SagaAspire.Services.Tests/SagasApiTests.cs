@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using SagaAspire.Contracts;
 using SagaAspire.Orchestrator.Sagas;
+using static SagaAspire.Services.Tests.SagaWaits;
 
 namespace SagaAspire.Services.Tests;
 
@@ -81,20 +82,5 @@ public sealed class the_sagas_api(ServiceInfrastructure infrastructure)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path) { Headers = { { "X-Api-Key", "op-key" } } };
         return await client.SendAsync(request);
-    }
-
-    private static async Task<JsonElement> WaitForAsync(HttpClient client, string sagaId, Func<JsonElement, bool> condition)
-    {
-        for (var i = 0; i < 300; i++)
-        {
-            var response = await client.GetAsync($"/sagas/{sagaId}");
-            if (response.IsSuccessStatusCode)
-            {
-                var saga = await response.Content.ReadFromJsonAsync<JsonElement>();
-                if (condition(saga)) return saga;
-            }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"Saga {sagaId} did not reach the expected state");
     }
 }
