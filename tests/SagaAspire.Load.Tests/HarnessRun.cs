@@ -36,3 +36,29 @@ public abstract class HarnessRun(LoadSettings settings, IReadOnlyDictionary<stri
         if (System is not null) await System.DisposeAsync();
     }
 }
+
+/// <summary>What every harness run must show, whatever its faults: each order accepted and final, every invariant held.</summary>
+public abstract class a_harness_run<TRun>(TRun run) where TRun : HarnessRun
+{
+    protected TRun Run { get; } = run;
+
+    protected string Log => string.Join('\n', Run.Log);
+
+    [Fact]
+    public void every_order_is_accepted_and_every_saga_reaches_its_final_state()
+    {
+        Run.Report.NotAccepted.ShouldBe(0, Log);
+        Run.Report.Recovered.ShouldBeTrue(Log);
+        Run.Report.Final.ShouldBe(Run.Report.Accepted, Log);
+    }
+
+    [Fact]
+    public void every_invariant_holds()
+    {
+        foreach (var invariant in Run.Report.Invariants.Where(i => !i.IsExpectation))
+            invariant.Passed.ShouldBeTrue($"{invariant.Name}: {invariant.Detail}\n{string.Join('\n', invariant.Offenders)}\n\n{Log}");
+        Run.Report.InvariantsHold.ShouldBeTrue(Log);
+        Run.Report.Invariants.Select(i => i.Name).ShouldContain("stock conserved");
+        Run.Report.Invariants.Select(i => i.Name).ShouldContain("every outbox drained");
+    }
+}
