@@ -30,7 +30,8 @@ public sealed partial class every_setting_given_to_a_service
                 "Kafka" => parts.Length == 3 && parts[1] is "Client" or "Producer" or "Consumer",
                 "Logging" => true,
                 _ when name == ApiKeySetting => true,
-                _ when sections.TryGetValue(parts[0], out var options) => parts.Length >= 2 && options.GetProperty(parts[1], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase)?.CanWrite == true,
+                _ when sections.TryGetValue(parts[0], out var options) => parts.Length >= 2
+                    && options.Any(o => o.GetProperty(parts[1], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase)?.CanWrite == true),
                 // Only there to be expanded into another setting, as $(POD_NAME).
                 _ => expanded.Contains(name),
             };
@@ -38,14 +39,18 @@ public sealed partial class every_setting_given_to_a_service
         }
     }
 
-    /// <summary>Options classes of the service and of the messaging library, by their configuration section.</summary>
-    private static Dictionary<string, Type> OptionsSections(string service)
+    /// <summary>
+    /// Options classes of the service and of the messaging library, by their configuration
+    /// section; several classes may bind parts of one section (the order service's Orders).
+    /// </summary>
+    private static Dictionary<string, List<Type>> OptionsSections(string service)
     {
         var assemblies = new[] { Assembly.Load(Path.GetFileNameWithoutExtension(Services.Named(service).Project)), typeof(Microsoft.Extensions.Hosting.MessagingExtensions).Assembly };
         return assemblies.SelectMany(a => a.GetTypes())
             .Select(t => (Type: t, Field: t.GetField("Section", BindingFlags.Public | BindingFlags.Static)))
             .Where(x => x.Field is { IsLiteral: true } && x.Field.FieldType == typeof(string))
-            .ToDictionary(x => (string)x.Field!.GetRawConstantValue()!, x => x.Type, StringComparer.OrdinalIgnoreCase);
+            .GroupBy(x => (string)x.Field!.GetRawConstantValue()!, StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(g => g.Key, g => g.Select(x => x.Type).ToList(), StringComparer.OrdinalIgnoreCase);
     }
 
     private static readonly string ApiKeySetting = SagaAspire.Messaging.DeadLetterApi.ApiKeySetting.Replace(":", "__", StringComparison.Ordinal);
