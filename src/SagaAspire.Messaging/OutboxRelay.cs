@@ -309,9 +309,11 @@ internal sealed partial class OutboxRelay(
         return headers;
     }
 
+    private const string DeletePublished = "DELETE FROM messaging.outbox WHERE id = ANY($1)";
+
     private static async Task DeleteAsync(NpgsqlConnection connection, IReadOnlyList<long> ids, CancellationToken cancellationToken)
     {
-        await using var delete = new NpgsqlCommand("DELETE FROM messaging.outbox WHERE id = ANY($1)", connection) { Parameters = { new() { Value = ids.ToArray() } } };
+        await using var delete = new NpgsqlCommand(DeletePublished, connection) { Parameters = { new() { Value = ids.ToArray() } } };
         await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -323,7 +325,7 @@ internal sealed partial class OutboxRelay(
     {
         await using var batch = new NpgsqlBatch(connection);
         if (published.Count > 0)
-            batch.BatchCommands.Add(new NpgsqlBatchCommand("DELETE FROM messaging.outbox WHERE id = ANY($1)") { Parameters = { new() { Value = published.ToArray() } } });
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(DeletePublished) { Parameters = { new() { Value = published.ToArray() } } });
         batch.BatchCommands.Add(new NpgsqlBatchCommand("""
             SELECT id, message_id, topic, message_key, message_type, saga_id, causation_id, traceparent, tracestate, headers::text, payload, created_at
             FROM messaging.outbox ORDER BY id LIMIT $1

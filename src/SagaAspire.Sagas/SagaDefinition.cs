@@ -134,8 +134,7 @@ public sealed class SagaDefinition<TData>
     public SagaDecision Restate(SagaState state, TData data, DateTimeOffset now, Func<Guid> newId)
     {
         if (!state.IsTerminal) return new SagaDecision(state, [], []) { Ignored = true };
-        var outcome = state.Status == SagaStatus.Completed ? Completed(data) : Failed(data, state.FailureReason ?? "failed");
-        return new SagaDecision(state, [new(OutcomeTopic, outcome, newId())], [new("saga", "outcome re-sent", $"{typeof(TData).Name} arrived again", now)])
+        return new SagaDecision(state, [new(OutcomeTopic, OutcomeOf(state, data), newId())], [new("saga", "outcome re-sent", $"{typeof(TData).Name} arrived again", now)])
         {
             Ignored = true,
         };
@@ -178,7 +177,7 @@ public sealed class SagaDefinition<TData>
         }
         var done = completed with { Status = SagaStatus.Completed, PendingMessageId = null, DeadlineAt = null, UpdatedAt = now };
         timeline.Add(new("saga", "completed", null, now));
-        return new SagaDecision(done, [new(OutcomeTopic, Completed(data), newId())], timeline);
+        return new SagaDecision(done, [new(OutcomeTopic, OutcomeOf(done, data), newId())], timeline);
     }
 
     private SagaDecision BeginCompensation(SagaState state, TData data, DateTimeOffset now, Func<Guid> newId, TimelineEntry cause, bool includeCurrent)
@@ -213,8 +212,12 @@ public sealed class SagaDefinition<TData>
 
         var finished = state with { Status = ending, PendingMessageId = null, DeadlineAt = null, UpdatedAt = now };
         timeline.Add(new("saga", ending == SagaStatus.Cancelled ? "cancelled" : "failed", state.FailureReason, now));
-        return new SagaDecision(finished, [new(OutcomeTopic, Failed(data, state.FailureReason ?? "failed"), newId())], timeline);
+        return new SagaDecision(finished, [new(OutcomeTopic, OutcomeOf(finished, data), newId())], timeline);
     }
+
+    /// <summary>The event a final saga publishes: completed, or failed (and cancelled) with its reason.</summary>
+    private object OutcomeOf(SagaState final, TData data) =>
+        final.Status == SagaStatus.Completed ? Completed(data) : Failed(data, final.FailureReason ?? "failed");
 
     private (SagaState State, IReadOnlyList<SagaMessage> Send) Request(SagaState state, TData data, int index, DateTimeOffset now, Guid messageId)
     {
