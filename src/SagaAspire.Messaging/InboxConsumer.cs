@@ -328,7 +328,6 @@ internal sealed partial class InboxConsumer(
                 // hearing nothing, asks again: it gets the same replies, with the same ids.
                 var resent = await InboxReplies.ResendAsync(transaction, _options.ConsumerGroup, envelope.MessageId, cancellationToken).ConfigureAwait(false);
                 if (resent == 0) return new Outcome(Duplicate: true, RepliesResent: 0);
-                wakeUp.RowsWritten = true;
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                 wakeUp.Committed();
                 return new Outcome(Duplicate: true, resent);
@@ -339,10 +338,7 @@ internal sealed partial class InboxConsumer(
         await using (var scope = scopes.CreateAsyncScope())
             await registration.Invoke(scope.ServiceProvider, message, context, cancellationToken).ConfigureAwait(false);
         if (context.Outgoing.Count > 0)
-        {
-            await InboxReplies.SendAndRecordAsync(transaction, _options.ConsumerGroup, envelope.MessageId, context.Outgoing, types, cancellationToken).ConfigureAwait(false);
-            wakeUp.RowsWritten = true;
-        }
+            await InboxReplies.SendAndRecordAsync(transaction, _options.ConsumerGroup, envelope.MessageId, context.Outgoing, outbox, cancellationToken).ConfigureAwait(false);
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         wakeUp.Committed();
         return new Outcome(Duplicate: false, RepliesResent: 0);

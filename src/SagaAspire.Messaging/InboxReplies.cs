@@ -1,5 +1,6 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace SagaAspire.Messaging;
 
@@ -14,40 +15,23 @@ internal static class InboxReplies
 {
     /// <summary>
     /// Writes the handler's outgoing messages to the outbox and records them with the inbox row,
-    /// in one statement. The caller wakes the relay after its commit.
+    /// in one round trip. The caller wakes the relay after its commit.
     /// </summary>
     public static async Task SendAndRecordAsync(NpgsqlTransaction transaction, string consumer, Guid messageId,
-        IReadOnlyCollection<OutgoingMessage> messages, MessageTypes types, CancellationToken cancellationToken)
+        IReadOnlyCollection<OutgoingMessage> messages, Outbox outbox, CancellationToken cancellationToken)
     {
-        var connection = transaction.Connection ?? throw new InvalidOperationException("The transaction is already completed.");
-        // The outbox columns as Outbox.InsertAsync writes them for messages sent by a handler
-        // (no headers: the relay builds them from these columns).
-        await using var command = new NpgsqlCommand("""
-            WITH sent AS (
-                INSERT INTO messaging.outbox (message_id, topic, message_key, message_type, saga_id, causation_id, traceparent, tracestate, payload)
-                SELECT * FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::text[], $11::bytea[])
-                RETURNING id, message_id, topic, message_key, message_type, saga_id, causation_id, payload
-            )
-            UPDATE messaging.inbox
-            SET replies = (SELECT jsonb_agg(jsonb_build_object(
-                    'message_id', s.message_id, 'topic', s.topic, 'message_key', s.message_key, 'message_type', s.message_type,
-                    'saga_id', s.saga_id, 'causation_id', s.causation_id, 'payload', encode(s.payload, 'base64')) ORDER BY s.id)
-                FROM sent AS s)
-            WHERE consumer = $1 AND message_id = $2
-            """, connection, transaction);
-        var (traceParent, traceState) = Outbox.CurrentTraceContext();
-        command.Parameters.Add(new() { Value = consumer });
-        command.Parameters.Add(new() { Value = messageId });
-        command.Parameters.Add(new() { Value = messages.Select(m => m.MessageId).ToArray() });
-        command.Parameters.Add(new() { Value = messages.Select(m => m.Topic).ToArray() });
-        command.Parameters.Add(new() { Value = messages.Select(m => m.SagaId).ToArray() });
-        command.Parameters.Add(new() { Value = messages.Select(m => types.WireNameOf(m.Message.GetType())).ToArray() });
-        command.Parameters.Add(new() { Value = messages.Select(m => m.SagaId).ToArray() });
-        command.Parameters.Add(new() { Value = messages.Select(m => m.CausationId).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
-        command.Parameters.Add(new() { Value = messages.Select(m => m.TraceParent ?? traceParent).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        command.Parameters.Add(new() { Value = messages.Select(m => m.TraceParent is null ? traceState : m.TraceState).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        command.Parameters.Add(new() { Value = messages.Select(m => types.Serialize(m.Message)).ToArray() });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        var rows = outbox.ToRows(messages);
+        var replies = rows.Select(r => new RecordedReply(r.MessageId, r.Topic, r.Key, r.MessageType, r.SagaId, r.CausationId, r.Payload)).ToList();
+        var record = new NpgsqlBatchCommand("UPDATE messaging.inbox SET replies = $3::jsonb WHERE consumer = $1 AND message_id = $2")
+        {
+            Parameters =
+            {
+                new() { Value = consumer },
+                new() { Value = messageId },
+                new() { Value = JsonSerializer.Serialize(replies, InboxRepliesJson.Default.ListRecordedReply) },
+            },
+        };
+        await Outbox.InsertAsync(transaction, rows, cancellationToken, alongside: record).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -62,21 +46,30 @@ internal static class InboxReplies
     /// </remarks>
     public static async Task<int> ResendAsync(NpgsqlTransaction transaction, string consumer, Guid messageId, CancellationToken cancellationToken)
     {
-        var connection = transaction.Connection ?? throw new InvalidOperationException("The transaction is already completed.");
-        await using var command = new NpgsqlCommand("""
-            INSERT INTO messaging.outbox (message_id, topic, message_key, message_type, saga_id, causation_id, traceparent, tracestate, payload)
-            SELECT r.message_id, r.topic, r.message_key, r.message_type, r.saga_id, r.causation_id, $3, $4, decode(r.payload, 'base64')
-            FROM messaging.inbox AS i,
-                 ROWS FROM (jsonb_to_recordset(i.replies) AS (message_id uuid, topic text, message_key text, message_type text, saga_id text, causation_id uuid, payload text))
-                     WITH ORDINALITY AS r
-            WHERE i.consumer = $1 AND i.message_id = $2
-            ORDER BY r.ordinality
-            """, connection, transaction);
+        await using var select = new NpgsqlCommand("SELECT replies::text FROM messaging.inbox WHERE consumer = $1 AND message_id = $2", transaction.Connection, transaction)
+        {
+            Parameters = { new() { Value = consumer }, new() { Value = messageId } },
+        };
+        if (await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not string recorded) return 0;
+        var replies = JsonSerializer.Deserialize(recorded, InboxRepliesJson.Default.ListRecordedReply) ?? [];
+        if (replies.Count == 0) return 0;
         var (traceParent, traceState) = Outbox.CurrentTraceContext();
-        command.Parameters.Add(new() { Value = consumer });
-        command.Parameters.Add(new() { Value = messageId });
-        command.Parameters.Add(new() { Value = (object?)traceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        command.Parameters.Add(new() { Value = (object?)traceState ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        var rows = replies.Select(r => new OutboxRow(r.MessageId, r.Topic, r.MessageKey, r.MessageType, r.SagaId, r.CausationId,
+            traceParent, traceState, Headers: null, r.Payload)).ToList();
+        await Outbox.InsertAsync(transaction, rows, cancellationToken).ConfigureAwait(false);
+        return rows.Count;
     }
 }
+
+/// <summary>A reply as recorded with the inbox row: what its outbox row needs, but the trace context.</summary>
+internal sealed record RecordedReply(
+    [property: JsonPropertyName("message_id")] Guid MessageId,
+    [property: JsonPropertyName("topic")] string Topic,
+    [property: JsonPropertyName("message_key")] string MessageKey,
+    [property: JsonPropertyName("message_type")] string? MessageType,
+    [property: JsonPropertyName("saga_id")] string? SagaId,
+    [property: JsonPropertyName("causation_id")] Guid? CausationId,
+    [property: JsonPropertyName("payload")] byte[] Payload);
+
+[JsonSerializable(typeof(List<RecordedReply>))]
+internal sealed partial class InboxRepliesJson : JsonSerializerContext;

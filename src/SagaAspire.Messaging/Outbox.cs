@@ -101,17 +101,24 @@ public sealed class Outbox
     public async Task EnqueueAsync(NpgsqlTransaction transaction, IReadOnlyCollection<OutgoingMessage> messages, CancellationToken cancellationToken = default)
     {
         if (messages.Count == 0) return;
-        var rows = messages.Select(m =>
-        {
-            var (traceParent, traceState) = m.TraceParent is not null ? (m.TraceParent, m.TraceState) : CurrentTraceContext();
-            return new OutboxRow(m.MessageId, m.Topic, m.SagaId, types.WireNameOf(m.Message.GetType()), m.SagaId, m.CausationId,
-                traceParent, traceState, Headers: null, types.Serialize(m.Message));
-        }).ToList();
-        await InsertAsync(transaction, rows, cancellationToken).ConfigureAwait(false);
+        await InsertAsync(transaction, ToRows(messages), cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Rows already in wire form (dead letters, replays): topic, key, body and headers as received.</summary>
-    internal static async Task InsertAsync(NpgsqlTransaction transaction, IReadOnlyList<OutboxRow> rows, CancellationToken cancellationToken)
+    /// <summary>Messages in wire form, in the current trace unless they carry a context of their own.</summary>
+    internal List<OutboxRow> ToRows(IReadOnlyCollection<OutgoingMessage> messages) => messages.Select(m =>
+    {
+        var (traceParent, traceState) = m.TraceParent is not null ? (m.TraceParent, m.TraceState) : CurrentTraceContext();
+        return new OutboxRow(m.MessageId, m.Topic, m.SagaId, types.WireNameOf(m.Message.GetType()), m.SagaId, m.CausationId,
+            traceParent, traceState, Headers: null, types.Serialize(m.Message));
+    }).ToList();
+
+    /// <summary>
+    /// Rows already in wire form (dead letters, replays, replies sent again): topic, key, body and
+    /// headers as given. <paramref name="alongside"/> runs in the same round trip (the inbox
+    /// recording the replies it sends).
+    /// </summary>
+    internal static async Task InsertAsync(NpgsqlTransaction transaction, IReadOnlyList<OutboxRow> rows, CancellationToken cancellationToken,
+        NpgsqlBatchCommand? alongside = null)
     {
         var connection = transaction.Connection ?? throw new InvalidOperationException("The transaction is already completed.");
         await using var batch = new NpgsqlBatch(connection, transaction);
@@ -130,6 +137,7 @@ public sealed class Outbox
         insert.Parameters.Add(new() { Value = rows.Select(r => r.Headers is null ? null : JsonSerializer.Serialize(r.Headers, OutboxJson.Default.DictionaryStringString)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
         insert.Parameters.Add(new() { Value = rows.Select(r => r.Payload).ToArray() });
         batch.BatchCommands.Add(insert);
+        if (alongside is not null) batch.BatchCommands.Add(alongside);
         if (Deferred.Value is { } deferred) deferred.RowsWritten = true;
         else batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_notify('{Channel}', '')"));
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
