@@ -12,6 +12,9 @@ public static class ConnectionExtensions
 {
     internal const string ReadyTag = "ready";
 
+    /// <summary>Statements prepared automatically per connection, unless the connection string says otherwise.</summary>
+    internal const int AutoPreparedStatements = 64;
+
     /// <summary>
     /// Registers an <see cref="NpgsqlDataSource"/> for <c>ConnectionStrings:&lt;name&gt;</c> (keyed by
     /// the name, and as the default data source), with a readiness check.
@@ -19,6 +22,14 @@ public static class ConnectionExtensions
     public static TBuilder AddNpgsqlDataSource<TBuilder>(this TBuilder builder, string connectionName) where TBuilder : IHostApplicationBuilder
     {
         var connectionString = ConnectionStrings.GetPostgres(builder.Configuration, connectionName);
+        // The few statements a service runs over and over (inbox, outbox, its own tables) are
+        // prepared on each connection after a few uses, so PostgreSQL stops parsing and planning
+        // them on every call (see docs/benchmarks.md). A connection string that sets its own
+        // value wins: 0 turns this off, as a transaction-pooling proxy may need.
+        // (Npgsql's builder answers ContainsKey for every keyword it knows; the plain builder,
+        // given its canonical form, only for those set.)
+        if (!new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString.ConnectionString }.ContainsKey("Max Auto Prepare"))
+            connectionString.MaxAutoPrepare = AutoPreparedStatements;
         builder.Services.AddKeyedSingleton(connectionName, (sp, _) =>
         {
             var dataSource = new NpgsqlDataSourceBuilder(connectionString.ConnectionString) { Name = connectionName };

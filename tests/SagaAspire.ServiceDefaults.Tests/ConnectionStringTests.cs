@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace SagaAspire.ServiceDefaults.Tests;
@@ -67,5 +68,19 @@ public sealed class connection_strings
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration["ConnectionStrings:inventory"] = "this is not a connection string";
         Should.Throw<InvalidOperationException>(() => builder.AddNpgsqlDataSource("inventory")).Message.ShouldContain("is malformed");
+    }
+
+    [Theory]
+    [InlineData("Host=db;Database=inventory", 64)]
+    [InlineData("Host=db;Database=inventory;max auto prepare=0", 0)]
+    [InlineData("Host=db;Database=inventory;Max Auto Prepare=10", 10)]
+    public void the_data_source_prepares_repeated_statements_unless_its_connection_string_says_otherwise(string setting, int prepared)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration["ConnectionStrings:inventory"] = setting;
+        builder.AddNpgsqlDataSource("inventory");
+        using var services = builder.Services.BuildServiceProvider();
+        var dataSource = services.GetRequiredService<Npgsql.NpgsqlDataSource>();
+        new Npgsql.NpgsqlConnectionStringBuilder(dataSource.ConnectionString).MaxAutoPrepare.ShouldBe(prepared);
     }
 }
