@@ -201,6 +201,37 @@ internal sealed partial class InboxConsumer(
     }
 
     /// <summary>
+    /// Processes, in order, messages a partition's worker took from its queue at once. Runs of
+    /// messages that parse and have a handler here share one transaction (group commit: one
+    /// commit, one WAL flush, for all of them); the inbox row of each still decides alone whether
+    /// it is a duplicate, and the offset is stored only after the commit. Should anything in a
+    /// shared transaction fail, it rolls back whole and its messages are processed again one at a
+    /// time, where retries and dead letters apply to each on its own.
+    /// </summary>
+    internal async Task ProcessAsync(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> results, CancellationToken cancellationToken)
+    {
+        if (results.Count == 1)
+        {
+            await ProcessAsync(results[0], cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        var next = 0;
+        while (next < results.Count)
+        {
+            var run = new List<Ready>();
+            while (next + run.Count < results.Count && Prepare(results[next + run.Count]) is { } ready) run.Add(ready);
+            if (run.Count == 0)
+            {
+                await ProcessAsync(results[next++], cancellationToken).ConfigureAwait(false); // dead-lettered or skipped on its own
+                continue;
+            }
+            if (run.Count == 1 || !await HandleTogetherAsync(run, cancellationToken).ConfigureAwait(false))
+                foreach (var ready in run) await ProcessAsync(ready.Result, cancellationToken).ConfigureAwait(false);
+            next += run.Count;
+        }
+    }
+
+    /// <summary>
     /// Processes one message to the end: handled, recognised as a duplicate, or dead-lettered.
     /// Nothing a message can contain stops the partition: what the steps below do not foresee
     /// dead-letters it as well.
@@ -220,27 +251,9 @@ internal sealed partial class InboxConsumer(
     private async Task ProcessOnceAsync(ConsumeResult<byte[]?, byte[]?> result, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        var headers = result.Message.Headers ?? [];
-        // Every log line about this message names its saga and message (trace and span ids come
-        // from the process span below).
-        using var scope = logger.BeginScope(new Dictionary<string, object?>
-        {
-            ["saga.id"] = headers.GetString(MessageHeaders.SagaId),
-            ["messaging.message.id"] = headers.GetString(MessageHeaders.MessageId),
-            ["messaging.destination.name"] = result.Topic,
-        });
-        using var activity = MessagingTelemetry.StartProcess(result.Topic, headers.GetString(MessageHeaders.TraceParent), headers.GetString(MessageHeaders.TraceState));
-        if (activity is { IsAllDataRequested: true })
-        {
-            activity.SetTag(MessagingTelemetry.PartitionId, result.Partition.Value.ToString(CultureInfo.InvariantCulture));
-            activity.SetTag(MessagingTelemetry.Offset, result.Offset.Value);
-            activity.SetTag(MessagingTelemetry.ConsumerGroup, _options.ConsumerGroup);
-            activity.SetTag(MessagingTelemetry.MessageId, headers.GetString(MessageHeaders.MessageId));
-            activity.SetTag(MessagingTelemetry.MessageType, headers.GetString(MessageHeaders.MessageType));
-            activity.SetTag(MessagingTelemetry.SagaId, headers.GetString(MessageHeaders.SagaId));
-            activity.SetTag(MessagingTelemetry.BodySize, result.Message.Value?.Length ?? 0);
-        }
-        var tags = new TagList { { MessagingTelemetry.Destination, result.Topic }, { MessagingTelemetry.ConsumerGroup, _options.ConsumerGroup } };
+        using var scope = BeginMessageScope(result);
+        using var activity = StartProcessSpan(result);
+        var tags = MetricTags(result);
         MessagingTelemetry.Consumed.Add(1, tags);
 
         var parsed = Parse(result);
@@ -261,19 +274,19 @@ internal sealed partial class InboxConsumer(
         {
             try
             {
-                var outcome = await HandleOnceAsync(envelope, message, registration, cancellationToken).ConfigureAwait(false);
-                if (outcome.Duplicate)
+                Outcome outcome;
+                await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
+                await using (var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    MessagingTelemetry.Duplicates.Add(1, tags);
-                    activity?.SetTag("sagaaspire.inbox.duplicate", true);
+                    // Outbox rows written here (the handler's, through the context or the Outbox
+                    // itself, or a duplicate's replies) wake the relay after the commit, not from
+                    // inside it (see Outbox).
+                    using var wakeUp = outbox.WakeUpAfterCommit();
+                    outcome = await HandleInAsync(transaction, envelope, message, registration, cancellationToken).ConfigureAwait(false);
+                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    wakeUp.Committed();
                 }
-                if (outcome.RepliesResent > 0)
-                {
-                    MessagingTelemetry.RepliesResent.Add(outcome.RepliesResent, tags);
-                    activity?.SetTag("sagaaspire.inbox.replies_resent", outcome.RepliesResent);
-                    Log.RepliesResent(logger, envelope.MessageType, envelope.MessageId, outcome.RepliesResent);
-                }
-                MessagingTelemetry.ProcessDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
+                Record(outcome, envelope, activity, tags, started);
                 return;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -305,17 +318,129 @@ internal sealed partial class InboxConsumer(
         }
     }
 
-    /// <summary>How one attempt ended: handled, or a duplicate whose recorded replies were sent again.</summary>
+    /// <summary>A message that parsed and has a handler here, ready to be handled with others.</summary>
+    private sealed record Ready(ConsumeResult<byte[]?, byte[]?> Result, Envelope Envelope, object Message, MessageHandlers.Registration Registration);
+
+    private Ready? Prepare(ConsumeResult<byte[]?, byte[]?> result) =>
+        Parse(result) is { Problem: null, Envelope: { } envelope, Message: { } message } && handlers.TryGet(message.GetType(), out var registration)
+            ? new Ready(result, envelope, message, registration)
+            : null;
+
+    /// <summary>
+    /// Handles a run of messages in one transaction. Each gets its own process span, continuing its
+    /// own producer's trace and ending with the shared commit. False when the transaction rolled
+    /// back (the caller processes the messages one at a time instead).
+    /// </summary>
+    private async Task<bool> HandleTogetherAsync(List<Ready> run, CancellationToken cancellationToken)
+    {
+        var outer = Activity.Current;
+        var handled = new List<(Ready Ready, Activity? Span, TagList Tags, long Started, Outcome Outcome)>(run.Count);
+        try
+        {
+            await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
+            await using (var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false))
+            {
+                using var wakeUp = outbox.WakeUpAfterCommit();
+                foreach (var ready in run)
+                {
+                    var started = Stopwatch.GetTimestamp();
+                    var tags = MetricTags(ready.Result);
+                    using var scope = BeginMessageScope(ready.Result);
+                    var span = StartProcessSpan(ready.Result);
+                    handled.Add((ready, span, tags, started, default));
+                    var outcome = await HandleInAsync(transaction, ready.Envelope, ready.Message, ready.Registration, cancellationToken).ConfigureAwait(false);
+                    handled[^1] = handled[^1] with { Outcome = outcome };
+                    Activity.Current = outer; // the next message's span is no child of this one
+                }
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                wakeUp.Committed();
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Log.TogetherRolledBack(logger, ex, run.Count, run[0].Result.TopicPartition.ToString());
+            foreach (var (_, span, _, _, _) in handled)
+            {
+                span?.SetStatus(ActivityStatusCode.Error, "rolled back with the other messages of its transaction; processed again on its own");
+                span?.Dispose();
+            }
+            return false;
+        }
+        finally
+        {
+            Activity.Current = outer;
+        }
+        foreach (var (ready, span, tags, started, outcome) in handled)
+        {
+            MessagingTelemetry.Consumed.Add(1, tags);
+            span?.SetTag("sagaaspire.inbox.batch_size", run.Count);
+            Record(outcome, ready.Envelope, span, tags, started);
+            span?.Dispose();
+        }
+        return true;
+    }
+
+    /// <summary>Every log line about a message names its saga and message (trace and span ids come from its process span).</summary>
+    private IDisposable? BeginMessageScope(ConsumeResult<byte[]?, byte[]?> result)
+    {
+        var headers = result.Message.Headers ?? [];
+        return logger.BeginScope(new Dictionary<string, object?>
+        {
+            ["saga.id"] = headers.GetString(MessageHeaders.SagaId),
+            ["messaging.message.id"] = headers.GetString(MessageHeaders.MessageId),
+            ["messaging.destination.name"] = result.Topic,
+        });
+    }
+
+    /// <summary>The process span of a message, a child of its producer's span.</summary>
+    private Activity? StartProcessSpan(ConsumeResult<byte[]?, byte[]?> result)
+    {
+        var headers = result.Message.Headers ?? [];
+        var activity = MessagingTelemetry.StartProcess(result.Topic, headers.GetString(MessageHeaders.TraceParent), headers.GetString(MessageHeaders.TraceState));
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(MessagingTelemetry.PartitionId, result.Partition.Value.ToString(CultureInfo.InvariantCulture));
+            activity.SetTag(MessagingTelemetry.Offset, result.Offset.Value);
+            activity.SetTag(MessagingTelemetry.ConsumerGroup, _options.ConsumerGroup);
+            activity.SetTag(MessagingTelemetry.MessageId, headers.GetString(MessageHeaders.MessageId));
+            activity.SetTag(MessagingTelemetry.MessageType, headers.GetString(MessageHeaders.MessageType));
+            activity.SetTag(MessagingTelemetry.SagaId, headers.GetString(MessageHeaders.SagaId));
+            activity.SetTag(MessagingTelemetry.BodySize, result.Message.Value?.Length ?? 0);
+        }
+        return activity;
+    }
+
+    private TagList MetricTags(ConsumeResult<byte[]?, byte[]?> result) =>
+        new() { { MessagingTelemetry.Destination, result.Topic }, { MessagingTelemetry.ConsumerGroup, _options.ConsumerGroup } };
+
+    /// <summary>What a committed message adds to its span, the metrics and the log.</summary>
+    private void Record(Outcome outcome, Envelope envelope, Activity? activity, TagList tags, long started)
+    {
+        if (outcome.Duplicate)
+        {
+            MessagingTelemetry.Duplicates.Add(1, tags);
+            activity?.SetTag("sagaaspire.inbox.duplicate", true);
+        }
+        if (outcome.RepliesResent > 0)
+        {
+            MessagingTelemetry.RepliesResent.Add(outcome.RepliesResent, tags);
+            activity?.SetTag("sagaaspire.inbox.replies_resent", outcome.RepliesResent);
+            Log.RepliesResent(logger, envelope.MessageType, envelope.MessageId, outcome.RepliesResent);
+        }
+        MessagingTelemetry.ProcessDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
+    }
+
+    /// <summary>How handling a message ended: handled, or a duplicate whose recorded replies were sent again.</summary>
     private readonly record struct Outcome(bool Duplicate, int RepliesResent);
 
-    /// <summary>One attempt in one transaction.</summary>
-    private async Task<Outcome> HandleOnceAsync(Envelope envelope, object message, MessageHandlers.Registration registration, CancellationToken cancellationToken)
+    /// <summary>
+    /// Handles one message inside the caller's transaction: records it in the inbox, then runs its
+    /// handler, or, when the inbox knew it already, puts its recorded replies into the outbox again.
+    /// The caller commits.
+    /// </summary>
+    private async Task<Outcome> HandleInAsync(NpgsqlTransaction transaction, Envelope envelope, object message, MessageHandlers.Registration registration, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        // Outbox rows written here (the handler's, through the context or the Outbox itself, or
-        // a duplicate's replies) wake the relay after the commit, not from inside it (see Outbox).
-        using var wakeUp = outbox.WakeUpAfterCommit();
+        var connection = transaction.Connection!;
         await using (var inbox = new NpgsqlCommand(
             "INSERT INTO messaging.inbox (consumer, message_id, message_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", connection, transaction)
             {
@@ -327,9 +452,6 @@ internal sealed partial class InboxConsumer(
                 // Handled before. Its replies may have been lost on their way, and the sender,
                 // hearing nothing, asks again: it gets the same replies, with the same ids.
                 var resent = await InboxReplies.ResendAsync(transaction, _options.ConsumerGroup, envelope.MessageId, cancellationToken).ConfigureAwait(false);
-                if (resent == 0) return new Outcome(Duplicate: true, RepliesResent: 0);
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                wakeUp.Committed();
                 return new Outcome(Duplicate: true, resent);
             }
         }
@@ -339,8 +461,6 @@ internal sealed partial class InboxConsumer(
             await registration.Invoke(scope.ServiceProvider, message, context, cancellationToken).ConfigureAwait(false);
         if (context.Outgoing.Count > 0)
             await InboxReplies.SendAndRecordAsync(transaction, _options.ConsumerGroup, envelope.MessageId, context.Outgoing, outbox, cancellationToken).ConfigureAwait(false);
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        wakeUp.Committed();
         return new Outcome(Duplicate: false, RepliesResent: 0);
     }
 
@@ -540,22 +660,29 @@ internal sealed partial class InboxConsumer(
 
         private async Task RunAsync()
         {
-            await foreach (var result in _queue.Reader.ReadAllAsync(_stop.Token).ConfigureAwait(false))
+            var reader = _queue.Reader;
+            var batch = new List<ConsumeResult<byte[]?, byte[]?>>(_owner._options.ConsumerBatchSize);
+            while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
             {
+                // What is waiting already, up to the batch size: nothing waits for more to arrive.
+                batch.Clear();
+                while (batch.Count < _owner._options.ConsumerBatchSize && reader.TryRead(out var result)) batch.Add(result);
+                if (batch.Count == 0) continue;
                 _stop.Token.ThrowIfCancellationRequested();
-                await _owner.ProcessAsync(result, _stop.Token).ConfigureAwait(false);
+                await _owner.ProcessAsync(batch, _stop.Token).ConfigureAwait(false);
                 // A worker that outlived its partition must not store offsets for the next owner.
                 if (!_owner._workers.TryGetValue(_partition, out var current) || current != this) return;
+                var last = batch[^1];
                 try
                 {
-                    _consumer.StoreOffset(result);
+                    _consumer.StoreOffset(last);
                 }
                 catch (KafkaException ex) when (ex.Error.Code == ErrorCode.Local_State)
                 {
                     return; // the partition was taken away meanwhile; its next owner re-reads from the last commit
                 }
-                LastStored = result.Offset.Value;
-                Interlocked.Decrement(ref _queued);
+                LastStored = last.Offset.Value;
+                Interlocked.Add(ref _queued, -batch.Count);
             }
         }
     }
@@ -594,5 +721,8 @@ internal sealed partial class InboxConsumer(
 
         [LoggerMessage(EventId = 1310, Level = LogLevel.Information, Message = "{MessageType} {MessageId} was handled before; its {Count} replies were sent again")]
         public static partial void RepliesResent(ILogger logger, string messageType, Guid messageId, int count);
+
+        [LoggerMessage(EventId = 1311, Level = LogLevel.Information, Message = "A transaction of {Count} messages from {Partition} rolled back; processing them one at a time")]
+        public static partial void TogetherRolledBack(ILogger logger, Exception exception, int count, string partition);
     }
 }

@@ -23,7 +23,7 @@ public static class MessagingExtensions
         builder.Services.AddOptions<MessagingOptions>()
             .Bind(builder.Configuration.GetSection(MessagingOptions.Section))
             .PostConfigure(o => { if (string.IsNullOrWhiteSpace(o.ConsumerGroup)) o.ConsumerGroup = serviceName; })
-            .Validate(o => o.MaxHandlerAttempts >= 1 && o.RelayBatchSize >= 1 && o.PartitionBacklog >= 2, "Messaging settings must be positive")
+            .Validate(o => o.MaxHandlerAttempts >= 1 && o.RelayBatchSize >= 1 && o.ConsumerBatchSize >= 1 && o.PartitionBacklog >= 2, "Messaging settings must be positive")
             .ValidateOnStart();
 
         var registrations = new MessagingRegistrations();

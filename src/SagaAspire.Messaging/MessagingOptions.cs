@@ -26,6 +26,13 @@ public sealed class MessagingOptions
     /// <summary>How long a relay replica waits before it checks again whether it should lead.</summary>
     public TimeSpan RelayStandbyInterval { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Most messages of one partition handled in one transaction, when that many are waiting
+    /// already (group commit). 1 gives every message a transaction of its own: right for handlers
+    /// that lock rows shared between sagas, whose locks a longer transaction would hold longer.
+    /// </summary>
+    public int ConsumerBatchSize { get; set; } = 32;
+
     /// <summary>Messages queued per partition before its fetching is paused.</summary>
     public int PartitionBacklog { get; set; } = 1000;
 

@@ -77,6 +77,30 @@ public sealed class trace_propagation : IDisposable
         process.GetTagItem("sagaaspire.inbox.replies_resent").ShouldBe(1);
     }
 
+    [Fact]
+    public async Task messages_handled_in_one_transaction_each_continue_their_own_trace()
+    {
+        var scope = await _infrastructure.NewScopeAsync("trace-together");
+        await using var service = await TestService.StartAsync(scope);
+        var senders = Enumerable.Range(1, 8).Select(_ => new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded)).ToList();
+        var deposits = senders.Select((sender, i) =>
+        {
+            var deposit = group_commit.Deposit(Guid.NewGuid(), "acct-tt", i + 1);
+            deposit.Headers.SetString(MessageHeaders.TraceParent, $"00-{sender.TraceId.ToHexString()}-{sender.SpanId.ToHexString()}-01");
+            return deposit;
+        });
+
+        group_commit.ProduceAtOnce(scope, deposits);
+
+        var ledger = await service.WaitForLedgerAsync(l => l.Count == senders.Count);
+        ledger.Select(r => r.TraceId).ShouldBe(senders.Select(s => s.TraceId.ToHexString()), "each handler ran in its own message's trace");
+        var processes = new List<Activity>();
+        foreach (var sender in senders) processes.Add((await WaitForSpansAsync(sender.TraceId, 1)).Single(a => a.Kind == ActivityKind.Consumer));
+        processes.Select(p => p.ParentSpanId).ShouldBe(senders.Select(s => s.SpanId), "every process span is the child of its own sender's span");
+        processes.Select(p => p.GetTagItem("sagaaspire.inbox.batch_size") as int? ?? 1).Max().ShouldBeGreaterThan(1, "some of them shared a transaction");
+        processes.ShouldAllBe(p => p.Status != ActivityStatusCode.Error);
+    }
+
     private async Task<List<Activity>> WaitForSpansAsync(ActivityTraceId traceId, int count)
     {
         for (var i = 0; i < 200; i++)

@@ -1,0 +1,77 @@
+using Confluent.Kafka;
+
+namespace SagaAspire.Messaging.Tests;
+
+/// <summary>
+/// Messages of one partition that are waiting together are handled in one transaction (group
+/// commit), yet each keeps its own inbox check, and a failure among them costs the others nothing.
+/// </summary>
+[Collection(MessagingCollection.Name)]
+public sealed class group_commit(MessagingInfrastructure infrastructure)
+{
+    [Fact]
+    public async Task messages_waiting_together_share_a_transaction_and_a_duplicate_among_them_has_no_effect()
+    {
+        var scope = await infrastructure.NewScopeAsync("together");
+        await using var service = await TestService.StartAsync(scope);
+        var ids = Enumerable.Range(1, 20).Select(_ => Guid.NewGuid()).ToList();
+        var deposits = ids.Select((id, i) => Deposit(id, "acct-g", i + 1)).ToList();
+        deposits.Insert(10, Deposit(ids[2], "acct-g", 3)); // the third again, between the tenth and eleventh
+
+        ProduceAtOnce(scope, deposits);
+
+        var ledger = await service.WaitForLedgerAsync(l => l.Count >= 20);
+        await Task.Delay(500); // time for a wrongly applied duplicate to show
+        (await service.LedgerAsync()).Select(r => r.Sequence).ShouldBe(Enumerable.Range(1, 20), "in order, the duplicate applied once");
+        var transactions = await service.ScalarAsync("SELECT count(DISTINCT xmin::text) FROM ledger");
+        transactions.ShouldBeLessThan(10, $"21 messages arriving together were handled in {transactions} transactions");
+        (await service.ScalarAsync($"SELECT count(*) FROM messaging.inbox WHERE message_id = '{ids[2]}'")).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task a_failing_message_among_others_rolls_back_their_transaction_and_each_is_then_processed_alone()
+    {
+        var scope = await infrastructure.NewScopeAsync("together-fail");
+        await using var service = await TestService.StartAsync(scope);
+        await service.ScalarAsync("INSERT INTO broken_accounts VALUES ('acct-b') RETURNING 1");
+        var broken = Guid.NewGuid();
+        var deposits = Enumerable.Range(1, 10).Select(n => Deposit(Guid.NewGuid(), "acct-ok", n)).ToList();
+        deposits.Insert(5, Deposit(broken, "acct-b", 1));
+
+        ProduceAtOnce(scope, deposits);
+
+        var ledger = await service.WaitForLedgerAsync(l => l.Count >= 10);
+        ledger.Select(r => r.Sequence).ShouldBe(Enumerable.Range(1, 10), "every good message once, in order, none lost with the rolled-back transaction");
+        var letters = await redelivered_messages.ReadAsync(scope, scope.DeadLetterTopic, 1);
+        letters.Count.ShouldBe(1, "only the failing message is dead-lettered");
+        letters[0].Headers.GetString(MessageHeaders.MessageId).ShouldBe(broken.ToString());
+        letters[0].Headers.GetString(MessageHeaders.DeadLetter.Reason).ShouldBe("handler-failed");
+        (await service.ScalarAsync("SELECT count(*) FROM messaging.inbox")).ShouldBe(10, "the failed message left no inbox row");
+    }
+
+    [Fact]
+    public async Task with_a_batch_size_of_one_every_message_commits_alone()
+    {
+        var scope = await infrastructure.NewScopeAsync("alone");
+        await using var service = await TestService.StartAsync(scope, settings: new Dictionary<string, string?> { ["Messaging:ConsumerBatchSize"] = "1" });
+
+        ProduceAtOnce(scope, [.. Enumerable.Range(1, 10).Select(n => Deposit(Guid.NewGuid(), "acct-1", n))]);
+
+        await service.WaitForLedgerAsync(l => l.Count == 10);
+        (await service.ScalarAsync("SELECT count(DISTINCT xmin::text) FROM ledger")).ShouldBe(10);
+    }
+
+    internal static Message<string, byte[]> Deposit(Guid messageId, string account, int sequence) =>
+        outbox_and_inbox.RawDeposit(messageId, $$"""{"account":"{{account}}","amount":1,"sequence":{{sequence}}}""", key: "k");
+
+    /// <summary>
+    /// Produces the messages in one request to one partition (one key), so the consumer fetches
+    /// them together and they wait in its queue together.
+    /// </summary>
+    internal static void ProduceAtOnce(TestScope scope, IEnumerable<Message<string, byte[]>> messages)
+    {
+        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = scope.BootstrapServers, LingerMs = 50 }).Build();
+        foreach (var message in messages) producer.Produce(scope.Topic, message);
+        producer.Flush(TimeSpan.FromSeconds(30)).ShouldBe(0);
+    }
+}
