@@ -11,6 +11,7 @@ internal sealed class HopSpans
 {
     private readonly ConcurrentDictionary<string, (DateTime Start, DateTime End)> _publish = new();
     private readonly ConcurrentDictionary<string, DateTime> _process = new();
+    private readonly ConcurrentBag<double> _batchSizes = [];
     private readonly ConcurrentBag<double> _outboxWait = [];
     private readonly ConcurrentBag<double> _processing = [];
 
@@ -32,6 +33,7 @@ internal sealed class HopSpans
                 {
                     _process.TryAdd(id, a.StartTimeUtc);
                     _processing.Add(a.Duration.TotalMilliseconds);
+                    _batchSizes.Add(a.GetTagItem("sagaaspire.inbox.batch_size") is int size ? size : 1);
                 }
             },
         };
@@ -46,6 +48,7 @@ internal sealed class HopSpans
         _process.Clear();
         _outboxWait.Clear();
         _processing.Clear();
+        _batchSizes.Clear();
     }
 
     public void Report()
@@ -57,6 +60,8 @@ internal sealed class HopSpans
         Console.WriteLine($"      publish span (produce to broker ack): p50 {MessagingBenchmark.Percentile(ack, 0.5):F1} ms, p99 {MessagingBenchmark.Percentile(ack, 0.99):F1} ms");
         var processing = _processing.Order().ToArray();
         Console.WriteLine($"      process span (inbox, handler, commit): p50 {MessagingBenchmark.Percentile(processing, 0.5):F1} ms, p99 {MessagingBenchmark.Percentile(processing, 0.99):F1} ms");
+        var batches = _batchSizes.Order().ToArray();
+        Console.WriteLine($"      messages per consumer transaction: mean {(batches.Length == 0 ? double.NaN : batches.Average()):F1}, p99 {MessagingBenchmark.Percentile(batches, 0.99):F0}");
         Console.WriteLine($"      broker ack to process span start (fetch and partition queue): p50 {MessagingBenchmark.Percentile(deliver, 0.5):F1} ms, p99 {MessagingBenchmark.Percentile(deliver, 0.99):F1} ms");
     }
 }
