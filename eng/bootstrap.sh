@@ -6,7 +6,8 @@
 #  - librdkafka: Confluent.Kafka needs the native librdkafka from the NuGet package
 #    `librdkafka.redist`. Where the configured NuGet sources lack it, librdkafka is built from
 #    Debian's source package (trixie's 2.x; bookworm's binary 2.0.2 is too old for
-#    Confluent.Kafka 2.15) and wrapped as a local package `librdkafka.redist` 2.15.1.1 in
+#    Confluent.Kafka 2.15), with eng/librdkafka-mock-fetch.patch applied to its mock cluster
+#    (the embedded broker), and wrapped as a local package `librdkafka.redist` 2.15.1.2 in
 #    .nuget/local. The same happens where the real package restores but its native library
 #    cannot load here (it links libsasl2.so.3; Debian names it libsasl2.so.2). Where the real
 #    package restores and loads, nothing is built and the real one wins.
@@ -21,7 +22,7 @@ cache_dir=${SAGAASPIRE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sagaaspire}
 local_feed="$repo_root/.nuget/local"
 librdkafka_version=2.8.0
 redist_requested=2.15.1     # the librdkafka.redist version Confluent.Kafka 2.15.1 depends on
-redist_local=2.15.1.1       # our stand-in: the next version up, so a real 2.15.1 always wins
+redist_local=2.15.1.2       # our stand-in (the last digit counts our builds: a new one is a new package to NuGet)
 say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*"; }
 die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
 
@@ -80,7 +81,7 @@ PROJ
 }
 
 build_librdkafka() {
-  local prefix="$cache_dir/librdkafka-$librdkafka_version"
+  local prefix="$cache_dir/librdkafka-$librdkafka_version-$redist_local"
   [ -f "$prefix/lib/librdkafka.so.1" ] && return
   say "building librdkafka $librdkafka_version from Debian's source package (about a minute, once)"
   local src_list=/etc/apt/sources.list.d/sagaaspire-trixie-src.sources
@@ -98,12 +99,13 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
     apt_updated=
   fi
-  apt_install build-essential pkg-config zip libssl-dev zlib1g-dev liblz4-dev libzstd-dev libsasl2-dev libcurl4-openssl-dev
+  apt_install build-essential patch pkg-config zip libssl-dev zlib1g-dev liblz4-dev libzstd-dev libsasl2-dev libcurl4-openssl-dev
   local work; work=$(mktemp -d); chmod 777 "$work"  # apt fetches as the _apt user
   (cd "$work" && apt-get source --download-only -qq librdkafka/trixie >/dev/null) \
     || die "could not download librdkafka's source package from Debian trixie"
   tar -xf "$work"/librdkafka_"$librdkafka_version"*.orig.tar.* -C "$work"
   local src; src=$(find "$work" -maxdepth 1 -type d -name 'librdkafka*' | head -n1)
+  patch -d "$src" -p1 -s < "$repo_root/eng/librdkafka-mock-fetch.patch" || die "could not apply eng/librdkafka-mock-fetch.patch"
   (cd "$src" && ./configure --prefix="$prefix" >"$work/configure.log" 2>&1 \
       && make -j"$(nproc)" libs >"$work/make.log" 2>&1 && make install >"$work/install.log" 2>&1) \
     || { tail -n 30 "$work"/*.log >&2; die "librdkafka build failed (logs above)"; }
@@ -115,7 +117,7 @@ pack_librdkafka() {
   if [ ! -f "$nupkg" ]; then
     local stage; stage=$(mktemp -d)
     mkdir -p "$stage/runtimes/linux-x64/native"
-    cp -L "$cache_dir/librdkafka-$librdkafka_version/lib/librdkafka.so.1" "$stage/runtimes/linux-x64/native/librdkafka.so"
+    cp -L "$cache_dir/librdkafka-$librdkafka_version-$redist_local/lib/librdkafka.so.1" "$stage/runtimes/linux-x64/native/librdkafka.so"
     cat > "$stage/librdkafka.redist.nuspec" <<NUSPEC
 <?xml version="1.0" encoding="utf-8"?>
 <package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">
@@ -123,7 +125,7 @@ pack_librdkafka() {
     <id>librdkafka.redist</id>
     <version>$redist_local</version>
     <authors>SagaAspire bootstrap</authors>
-    <description>librdkafka $librdkafka_version built locally from Debian's source package, for machines whose NuGet sources lack librdkafka.redist. Linux x64 only.</description>
+    <description>librdkafka $librdkafka_version built locally from Debian's source package (with SagaAspire's mock cluster fetch patch), for machines where librdkafka.redist is missing or cannot load. Linux x64 only.</description>
   </metadata>
 </package>
 NUSPEC

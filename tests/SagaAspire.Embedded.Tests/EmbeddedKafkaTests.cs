@@ -62,6 +62,39 @@ public sealed class embedded_kafka : IDisposable
         Consume("resuming", 2).Select(r => r.Message.Value).ShouldBe(["v2", "v3"]);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(7)]
+    [InlineData(150)]
+    [InlineData(292)]
+    [InlineData(299)]
+    public void a_consumer_reads_from_any_offset_of_a_log_of_many_message_sets(long offset)
+    {
+        // Each flush is a produce request of its own, so the log holds 100 message sets of 3.
+        using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers, LingerMs = 0 }).Build())
+        {
+            for (var set = 0; set < 100; set++)
+            {
+                for (var i = 0; i < 3; i++)
+                    producer.Produce(new TopicPartition("greetings", 1), new Message<string, string> { Key = "k", Value = $"v{set * 3 + i}" });
+                producer.Flush(TimeSpan.FromSeconds(10));
+            }
+        }
+
+        using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
+        {
+            BootstrapServers = _kafka.BootstrapServers, GroupId = $"from-{offset}", EnableAutoCommit = false,
+        }).Build();
+        consumer.Assign(new TopicPartitionOffset("greetings", 1, offset));
+        var values = new List<string>();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (values.Count < 300 - offset && DateTime.UtcNow < deadline)
+            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { } result) values.Add(result.Message.Value);
+        consumer.Consume(TimeSpan.FromMilliseconds(500)).ShouldBeNull("nothing lies beyond the log end");
+
+        values.ShouldBe(Enumerable.Range((int)offset, 300 - (int)offset).Select(n => $"v{n}"));
+    }
+
     private List<ConsumeResult<string, string>> Consume(string group, int count, bool commit = false)
     {
         using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig

@@ -26,12 +26,12 @@ internal static class MessagingBenchmark
           --rate <n>       messages per second for the latency run (default 1000)
           --seconds <n>    length of the latency run (default 10)
           --payload <n>    padding bytes per message (default 200)
-          --warmup <n>     seconds at the latency run's rate before measuring (default 3)
+          --warmup <n>     seconds at the latency run's rate before measuring (default 10)
         """;
 
     public static async Task<int> RunAsync(string[] args)
     {
-        int messages = 100_000, rate = 1000, seconds = 10, payload = 200, warmupSeconds = 3;
+        int messages = 100_000, rate = 1000, seconds = 10, payload = 200, warmupSeconds = 10;
         for (var i = 0; i < args.Length; i++)
         {
             int Next() => i + 1 < args.Length && int.TryParse(args[++i], NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
@@ -57,7 +57,7 @@ internal static class MessagingBenchmark
         }
 
         var padding = new string('x', payload);
-        Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}");
+        Console.WriteLine($"Machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, librdkafka {Library.VersionString}");
         Console.WriteLine($"Settings: warm-up {warmupSeconds} s, relay batch {new MessagingOptions().RelayBatchSize}, consumer fetch.wait.max.ms {FetchWaitMaxMs}, payload padding {payload} bytes, 4 partitions");
         Console.WriteLine("Starting PostgreSQL and the embedded Kafka-protocol broker (all in this machine) ...");
         await using var postgres = await EmbeddedPostgres.StartAsync();
