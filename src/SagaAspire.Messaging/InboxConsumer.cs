@@ -335,6 +335,7 @@ internal sealed partial class InboxConsumer(
     {
         var outer = Activity.Current;
         var handled = new List<(Ready Ready, Activity? Span, TagList Tags, long Started, Outcome Outcome)>(run.Count);
+        var done = false;
         try
         {
             await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
@@ -355,20 +356,20 @@ internal sealed partial class InboxConsumer(
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                 wakeUp.Committed();
             }
+            done = true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             Log.TogetherRolledBack(logger, ex, run.Count, run[0].Result.TopicPartition.ToString());
             foreach (var (_, span, _, _, _) in handled)
-            {
                 span?.SetStatus(ActivityStatusCode.Error, "rolled back with the other messages of its transaction; processed again on its own");
-                span?.Dispose();
-            }
             return false;
         }
         finally
         {
             Activity.Current = outer;
+            if (!done)
+                foreach (var (_, span, _, _, _) in handled) span?.Dispose();
         }
         foreach (var (ready, span, tags, started, outcome) in handled)
         {

@@ -2,7 +2,13 @@ using Npgsql;
 
 namespace SagaAspire.Messaging;
 
-/// <summary>Handles one message contract, inside the transaction that also records it in the inbox.</summary>
+/// <summary>
+/// Handles one message contract, inside the transaction that also records it in the inbox. That
+/// transaction may hold other messages of the same partition too (group commit), and a failure
+/// rolls it back and runs the handler again: a handler's effects belong in the transaction
+/// (<see cref="MessageContext.Transaction"/>, <see cref="MessageContext.Send"/>), and it leaves the
+/// session as it found it (transaction-scoped locks and settings only).
+/// </summary>
 public interface IMessageHandler<in TMessage> where TMessage : class
 {
     Task HandleAsync(TMessage message, MessageContext context, CancellationToken cancellationToken);
