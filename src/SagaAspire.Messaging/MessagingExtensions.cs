@@ -23,7 +23,10 @@ public static class MessagingExtensions
         builder.Services.AddOptions<MessagingOptions>()
             .Bind(builder.Configuration.GetSection(MessagingOptions.Section))
             .PostConfigure(o => { if (string.IsNullOrWhiteSpace(o.ConsumerGroup)) o.ConsumerGroup = serviceName; })
-            .Validate(o => o.MaxHandlerAttempts >= 1 && o.RelayBatchSize >= 1 && o.ConsumerBatchSize >= 1 && o.PartitionBacklog >= 2, "Messaging settings must be positive")
+            .Validate(o => o.MaxHandlerAttempts >= 1, "Messaging:MaxHandlerAttempts must be 1 or more")
+            .Validate(o => o.RelayBatchSize >= 1, "Messaging:RelayBatchSize must be 1 or more")
+            .Validate(o => o.ConsumerBatchSize >= 1, "Messaging:ConsumerBatchSize must be 1 or more (1: a transaction per message)")
+            .Validate(o => o.PartitionBacklog >= 2, "Messaging:PartitionBacklog must be 2 or more")
             .ValidateOnStart();
 
         var registrations = new MessagingRegistrations();

@@ -61,6 +61,15 @@ public sealed class group_commit(MessagingInfrastructure infrastructure)
         (await service.ScalarAsync("SELECT count(DISTINCT xmin::text) FROM ledger")).ShouldBe(10);
     }
 
+    [Fact]
+    public async Task a_batch_size_below_one_stops_the_service_at_start_naming_the_setting()
+    {
+        var scope = await infrastructure.NewScopeAsync("batch-zero");
+        var error = await Should.ThrowAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            TestService.StartAsync(scope, settings: new Dictionary<string, string?> { ["Messaging:ConsumerBatchSize"] = "0" }));
+        error.Message.ShouldContain("Messaging:ConsumerBatchSize must be 1 or more");
+    }
+
     internal static Message<string, byte[]> Deposit(Guid messageId, string account, int sequence) =>
         outbox_and_inbox.RawDeposit(messageId, $$"""{"account":"{{account}}","amount":1,"sequence":{{sequence}}}""", key: "k");
 
