@@ -215,20 +215,27 @@ internal sealed partial class InboxConsumer(
             await ProcessAsync(results[0], cancellationToken).ConfigureAwait(false);
             return;
         }
-        var next = 0;
-        while (next < results.Count)
+        var run = new List<Ready>();
+        foreach (var result in results)
         {
-            var run = new List<Ready>();
-            while (next + run.Count < results.Count && Prepare(results[next + run.Count]) is { } ready) run.Add(ready);
-            if (run.Count == 0)
+            if (Prepare(result) is { } ready)
             {
-                await ProcessAsync(results[next++], cancellationToken).ConfigureAwait(false); // dead-lettered or skipped on its own
+                run.Add(ready);
                 continue;
             }
-            if (run.Count == 1 || !await HandleTogetherAsync(run, cancellationToken).ConfigureAwait(false))
-                foreach (var ready in run) await ProcessAsync(ready.Result, cancellationToken).ConfigureAwait(false);
-            next += run.Count;
+            await ProcessRunAsync(run, cancellationToken).ConfigureAwait(false);
+            run.Clear();
+            await ProcessAsync(result, cancellationToken).ConfigureAwait(false); // dead-lettered or skipped on its own
         }
+        await ProcessRunAsync(run, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A run of ready messages: together in one transaction, or one at a time should that roll back.</summary>
+    private async Task ProcessRunAsync(List<Ready> run, CancellationToken cancellationToken)
+    {
+        if (run.Count == 0) return;
+        if (run.Count == 1 || !await HandleTogetherAsync(run, cancellationToken).ConfigureAwait(false))
+            foreach (var ready in run) await ProcessAsync(ready.Result, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
