@@ -23,6 +23,7 @@ local_feed="$repo_root/.nuget/local"
 librdkafka_version=2.8.0
 redist_requested=2.15.1     # the librdkafka.redist version Confluent.Kafka 2.15.1 depends on
 redist_local=2.15.1.2       # our stand-in (the last digit counts our builds: a new one is a new package to NuGet)
+librdkafka_prefix="$cache_dir/librdkafka-$librdkafka_version-$redist_local"   # where that build is installed
 say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*"; }
 die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
 
@@ -81,7 +82,7 @@ PROJ
 }
 
 build_librdkafka() {
-  local prefix="$cache_dir/librdkafka-$librdkafka_version-$redist_local"
+  local prefix="$librdkafka_prefix"
   [ -f "$prefix/lib/librdkafka.so.1" ] && return
   say "building librdkafka $librdkafka_version from Debian's source package (about a minute, once)"
   local src_list=/etc/apt/sources.list.d/sagaaspire-trixie-src.sources
@@ -117,7 +118,7 @@ pack_librdkafka() {
   if [ ! -f "$nupkg" ]; then
     local stage; stage=$(mktemp -d)
     mkdir -p "$stage/runtimes/linux-x64/native"
-    cp -L "$cache_dir/librdkafka-$librdkafka_version-$redist_local/lib/librdkafka.so.1" "$stage/runtimes/linux-x64/native/librdkafka.so"
+    cp -L "$librdkafka_prefix/lib/librdkafka.so.1" "$stage/runtimes/linux-x64/native/librdkafka.so"
     cat > "$stage/librdkafka.redist.nuspec" <<NUSPEC
 <?xml version="1.0" encoding="utf-8"?>
 <package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">
