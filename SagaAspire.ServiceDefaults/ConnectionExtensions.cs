@@ -17,30 +17,47 @@ public static class ConnectionExtensions
 
     /// <summary>
     /// Registers an <see cref="NpgsqlDataSource"/> for <c>ConnectionStrings:&lt;name&gt;</c> (keyed by
-    /// the name, and as the default data source), with a readiness check.
+    /// the name, and as the default data source), with a readiness check, and beside it an unpooled
+    /// one keyed <see cref="SessionDataSourceKey"/> for connections that keep session state.
     /// </summary>
+    /// <remarks>
+    /// The pooled data source hands its connections on without resetting them (see
+    /// docs/messaging.md, "The database connection"): work on them keeps its state to its
+    /// transaction (<c>SET LOCAL</c>, <c>pg_advisory_xact_lock</c>). Session advisory locks,
+    /// <c>LISTEN</c> and session settings belong on a connection of the unpooled data source,
+    /// whose session ends when the connection closes.
+    /// </remarks>
     public static TBuilder AddNpgsqlDataSource<TBuilder>(this TBuilder builder, string connectionName) where TBuilder : IHostApplicationBuilder
     {
         var connectionString = ConnectionStrings.GetPostgres(builder.Configuration, connectionName);
-        // The few statements a service runs over and over (inbox, outbox, its own tables) are
-        // prepared on each connection after a few uses, so PostgreSQL stops parsing and planning
-        // them on every call (see docs/benchmarks.md). A connection string that sets its own
-        // value wins: 0 turns this off, as a transaction-pooling proxy may need.
         // (Npgsql's builder answers ContainsKey for every keyword it knows; the plain builder,
         // given its canonical form, only for those set.)
-        if (!new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString.ConnectionString }.ContainsKey("Max Auto Prepare"))
-            connectionString.MaxAutoPrepare = AutoPreparedStatements;
-        builder.Services.AddKeyedSingleton(connectionName, (sp, _) =>
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString.ConnectionString };
+        // The few statements a service runs over and over (inbox, outbox, its own tables) are
+        // prepared on each connection after a few uses, so PostgreSQL stops parsing and planning
+        // them on every call, and a connection goes back to the pool without the reset statements
+        // PostgreSQL would parse and run on its next use (see docs/benchmarks.md). A connection
+        // string that sets its own value wins: Max Auto Prepare=0 for a transaction-pooling proxy
+        // that cannot keep prepared statements, No Reset On Close=false for code that leaves
+        // session state behind.
+        if (!given.ContainsKey("Max Auto Prepare")) connectionString.MaxAutoPrepare = AutoPreparedStatements;
+        if (!given.ContainsKey("No Reset On Close")) connectionString.NoResetOnClose = true;
+        var sessions = new NpgsqlConnectionStringBuilder(connectionString.ConnectionString) { Pooling = false };
+
+        NpgsqlDataSource Build(IServiceProvider services, NpgsqlConnectionStringBuilder settings, string name)
         {
-            var dataSource = new NpgsqlDataSourceBuilder(connectionString.ConnectionString) { Name = connectionName };
-            dataSource.UseLoggerFactory(sp.GetService<Logging.ILoggerFactory>());
+            var dataSource = new NpgsqlDataSourceBuilder(settings.ConnectionString) { Name = name };
+            dataSource.UseLoggerFactory(services.GetService<Logging.ILoggerFactory>());
             // Span names as the OpenTelemetry database conventions have them ("INSERT orders"),
             // rather than the same name for every statement.
             dataSource.ConfigureTracing(tracing => tracing
-                .ConfigureCommandSpanNameProvider(command => DatabaseSpanName(command.CommandText, connectionString.Database))
-                .ConfigureBatchSpanNameProvider(batch => DatabaseSpanName(batch.BatchCommands.Count > 0 ? batch.BatchCommands[0].CommandText : "", connectionString.Database)));
+                .ConfigureCommandSpanNameProvider(command => DatabaseSpanName(command.CommandText, settings.Database))
+                .ConfigureBatchSpanNameProvider(batch => DatabaseSpanName(batch.BatchCommands.Count > 0 ? batch.BatchCommands[0].CommandText : "", settings.Database)));
             return dataSource.Build();
-        });
+        }
+
+        builder.Services.AddKeyedSingleton(connectionName, (sp, _) => Build(sp, connectionString, connectionName));
+        builder.Services.AddKeyedSingleton(SessionDataSourceKey(connectionName), (sp, _) => Build(sp, sessions, $"{connectionName} sessions"));
         builder.Services.TryAddSingleton(sp => sp.GetRequiredKeyedService<NpgsqlDataSource>(connectionName));
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
             $"postgres-{connectionName}",
@@ -48,6 +65,13 @@ public static class ConnectionExtensions
             HealthStatus.Unhealthy, [ReadyTag], TimeSpan.FromSeconds(5)));
         return builder;
     }
+
+    /// <summary>
+    /// The key of the unpooled data source <see cref="AddNpgsqlDataSource{TBuilder}"/> registers
+    /// beside the pooled one: closing one of its connections ends the session, and with it every
+    /// advisory lock, <c>LISTEN</c> and setting the session held.
+    /// </summary>
+    public static string SessionDataSourceKey(string connectionName) => $"{connectionName}:sessions";
 
     /// <summary>
     /// Registers <see cref="KafkaClientSettings"/> from <c>ConnectionStrings:&lt;name&gt;</c> and

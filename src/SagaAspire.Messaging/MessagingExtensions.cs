@@ -39,7 +39,10 @@ public static class MessagingExtensions
         builder.Services.TryAddSingleton<DeadLetters>();
         // Order matters: the schema exists before anything reads or writes it.
         builder.Services.AddHostedService<MessagingStartup>();
-        builder.Services.AddSingleton<OutboxRelay>();
+        // The relay's connections keep session state (the leader's advisory lock, LISTEN, its
+        // settings), so they come from the unpooled data source: a term's end closes its session.
+        builder.Services.AddSingleton(sp => ActivatorUtilities.CreateInstance<OutboxRelay>(sp,
+            sp.GetRequiredKeyedService<NpgsqlDataSource>(ConnectionExtensions.SessionDataSourceKey(databaseName))));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
         builder.Services.AddHostedService<InboxConsumer>();
         return new MessagingBuilder(builder.Services, registrations, handlers);

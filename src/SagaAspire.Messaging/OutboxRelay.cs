@@ -18,8 +18,9 @@ namespace SagaAspire.Messaging;
 /// acknowledged them (idempotent producer, acks=all); a crash in between republishes, and the
 /// receivers' inboxes absorb the duplicate.
 /// </summary>
+/// <param name="sessions">An unpooled data source: the relay's connections keep session state.</param>
 internal sealed partial class OutboxRelay(
-    NpgsqlDataSource dataSource,
+    NpgsqlDataSource sessions,
     KafkaClientSettings kafka,
     IOptions<MessagingOptions> options,
     RelaySignal signal,
@@ -78,8 +79,8 @@ internal sealed partial class OutboxRelay(
 
     private async Task LeadWhilePossibleAsync(CancellationToken stoppingToken)
     {
-        // A physical connection of its own: the advisory lock belongs to this session.
-        var connection = await dataSource.OpenConnectionAsync(stoppingToken).ConfigureAwait(false);
+        // A session of its own (the data source does not pool): the advisory lock belongs to it.
+        var connection = await sessions.OpenConnectionAsync(stoppingToken).ConfigureAwait(false);
         await using (var tryLock = new NpgsqlCommand("SELECT pg_try_advisory_lock($1)", connection) { Parameters = { new() { Value = LeaderLockKey } } })
         {
             if (await tryLock.ExecuteScalarAsync(stoppingToken).ConfigureAwait(false) is not true)
@@ -127,13 +128,9 @@ internal sealed partial class OutboxRelay(
             signal.LeaderHere = false;
             await term.CancelAsync().ConfigureAwait(false);
             producer.Flush(TimeSpan.FromSeconds(5));
-            if (connection.State == System.Data.ConnectionState.Open)
-            {
-                if (acknowledged.Count > 0) await DeleteAsync(connection, acknowledged, CancellationToken.None).ConfigureAwait(false);
-                // Pooled connections keep session state: give back the lock and the settings.
-                await using var reset = new NpgsqlCommand("SELECT pg_advisory_unlock_all(); RESET synchronous_commit", connection);
-                await reset.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
-            }
+            // The lock and the settings end with the session, when the connection closes.
+            if (connection.State == System.Data.ConnectionState.Open && acknowledged.Count > 0)
+                await DeleteAsync(connection, acknowledged, CancellationToken.None).ConfigureAwait(false);
             try
             {
                 await listening.ConfigureAwait(false);
@@ -154,7 +151,7 @@ internal sealed partial class OutboxRelay(
     {
         try
         {
-            await using var connection = await dataSource.OpenConnectionAsync(term).ConfigureAwait(false);
+            await using var connection = await sessions.OpenConnectionAsync(term).ConfigureAwait(false);
             connection.Notification += (_, _) => signal.Set();
             await using (var listen = new NpgsqlCommand($"LISTEN {Outbox.Channel}", connection))
                 await listen.ExecuteNonQueryAsync(term).ConfigureAwait(false);

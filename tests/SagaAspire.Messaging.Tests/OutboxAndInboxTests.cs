@@ -57,9 +57,7 @@ public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
         var slowPoll = new Dictionary<string, string?> { ["Messaging:RelayPollInterval"] = "00:01:00" };
         await using var leader = await TestService.StartAsync(scope, settings: slowPoll);
         await using var writer = await TestService.StartAsync(scope, settings: slowPoll, runRelay: false);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!leader.Relay.IsLeader && clock.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(50);
-        leader.Relay.IsLeader.ShouldBeTrue();
+        await WaitUntilAsync(() => leader.Relay.IsLeader, "the first replica leads");
         await Task.Delay(1000); // the leader has read the empty outbox and waits: only a NOTIFY (or a minute) wakes it
 
         using var wakeUp = writer.Outbox.WakeUpAfterCommit();
@@ -72,6 +70,34 @@ public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
         wakeUp.Committed();
         var ledger = await leader.WaitForLedgerAsync(l => l.Count >= 1, seconds: 20); // well inside the minute of the poll
         ledger.Single().Sequence.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task a_relay_that_stops_leading_hands_the_lead_on_while_its_process_and_pool_live_on()
+    {
+        var scope = await infrastructure.NewScopeAsync("handover");
+        await using var first = await TestService.StartAsync(scope);
+        await WaitUntilAsync(() => first.Relay.IsLeader, "the first replica leads");
+        await using var second = await TestService.StartAsync(scope);
+        await first.SendAsync(new Deposit("acct-h", 1, 1));
+        await first.WaitForLedgerAsync(l => l.Count == 1);
+
+        // The term ends, the process does not: the lock must go with the relay's session, not
+        // stay behind on a connection resting in the pool.
+        await first.Relay.StopAsync(CancellationToken.None);
+        await WaitUntilAsync(() => second.Relay.IsLeader, "the second replica takes the lead");
+        (await second.ScalarAsync("SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND d.datname = current_database()")).ShouldBe(1, "only the new leader's lock is held");
+
+        await first.SendAsync(new Deposit("acct-h", 2, 2));
+        var ledger = await second.WaitForLedgerAsync(l => l.Count == 2);
+        ledger.Select(r => r.Sequence).ShouldBe([1, 2]);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition() && clock.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(50);
+        condition().ShouldBeTrue($"{what} within 20 s");
     }
 
     [Fact]

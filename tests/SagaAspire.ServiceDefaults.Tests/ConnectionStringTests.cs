@@ -83,4 +83,31 @@ public sealed class connection_strings
         var dataSource = services.GetRequiredService<Npgsql.NpgsqlDataSource>();
         new Npgsql.NpgsqlConnectionStringBuilder(dataSource.ConnectionString).MaxAutoPrepare.ShouldBe(prepared);
     }
+
+    [Theory]
+    [InlineData("Host=db;Database=inventory", true)]
+    [InlineData("Host=db;Database=inventory;no reset on close=false", false)]
+    public void pooled_connections_are_not_reset_unless_the_connection_string_says_otherwise(string setting, bool skipsReset)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration["ConnectionStrings:inventory"] = setting;
+        builder.AddNpgsqlDataSource("inventory");
+        using var services = builder.Services.BuildServiceProvider();
+        var pooled = new Npgsql.NpgsqlConnectionStringBuilder(services.GetRequiredService<Npgsql.NpgsqlDataSource>().ConnectionString);
+        pooled.Pooling.ShouldBeTrue();
+        pooled.NoResetOnClose.ShouldBe(skipsReset);
+    }
+
+    [Fact]
+    public void connections_that_keep_session_state_come_from_an_unpooled_data_source_for_the_same_database()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration["ConnectionStrings:inventory"] = "Host=db;Port=5433;Database=inventory;Username=svc";
+        builder.AddNpgsqlDataSource("inventory");
+        using var services = builder.Services.BuildServiceProvider();
+        var sessions = new Npgsql.NpgsqlConnectionStringBuilder(
+            services.GetRequiredKeyedService<Npgsql.NpgsqlDataSource>(ConnectionExtensions.SessionDataSourceKey("inventory")).ConnectionString);
+        sessions.Pooling.ShouldBeFalse("closing a connection must end its session, and the locks and LISTEN it held");
+        (sessions.Host, sessions.Port, sessions.Database, sessions.Username).ShouldBe(("db", 5433, "inventory", "svc"));
+    }
 }
