@@ -95,6 +95,29 @@ public sealed class embedded_kafka : IDisposable
         values.ShouldBe(Enumerable.Range((int)offset, 300 - (int)offset).Select(n => $"v{n}"));
     }
 
+    [Fact]
+    public void a_fetch_waiting_for_data_is_answered_when_a_message_arrives_not_when_its_wait_runs_out()
+    {
+        using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
+        {
+            BootstrapServers = _kafka.BootstrapServers, GroupId = "waiting", EnableAutoCommit = false,
+            FetchWaitMaxMs = 25_000, SocketTimeoutMs = 60_000,
+        }).Build();
+        consumer.Assign(new TopicPartitionOffset("greetings", 2, Offset.Beginning));
+        consumer.Consume(TimeSpan.FromSeconds(2)).ShouldBeNull("the partition is empty: its fetch now waits at the broker");
+
+        using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = _kafka.BootstrapServers }).Build())
+        {
+            producer.Produce(new TopicPartition("greetings", 2), new Message<string, string> { Key = "k", Value = "hello" });
+            producer.Flush(TimeSpan.FromSeconds(10)).ShouldBe(0);
+        }
+
+        // A broker that held the fetch for its whole wait would answer some 20 s from now.
+        var result = consumer.Consume(TimeSpan.FromSeconds(15));
+        result.ShouldNotBeNull("the waiting fetch was answered when the message arrived");
+        result.Message.Value.ShouldBe("hello");
+    }
+
     private List<ConsumeResult<string, string>> Consume(string group, int count, bool commit = false)
     {
         using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
