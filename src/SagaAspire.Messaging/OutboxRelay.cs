@@ -157,11 +157,10 @@ internal sealed partial class OutboxRelay(
                 await listen.ExecuteNonQueryAsync(term).ConfigureAwait(false);
             // Rows committed before LISTEN took effect sent their NOTIFY to nobody.
             signal.Set();
-            // Waits in slices rather than cancelling a wait, which leaves the connection usable.
+            // Waits in slices rather than cancelling a wait, so the connection closes cleanly; the
+            // LISTEN ends with the session.
             while (!term.IsCancellationRequested)
                 await connection.WaitAsync(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(false);
-            await using var unlisten = new NpgsqlCommand("UNLISTEN *", connection);
-            await unlisten.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (term.IsCancellationRequested)
         {
