@@ -18,6 +18,9 @@ public sealed class SagaSystemFixture : IAsyncLifetime, ISagaHost
     private readonly Dictionary<string, HttpClient> _clients = [];
 
     public SagaSystem System { get; private set; } = null!;
+
+    /// <summary>Every line the services wrote since they started, with the writing service's label.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<(string Service, string Line)> ServiceOutput { get; } = new();
     public SagaClient Saga { get; private set; } = null!;
 
     /// <summary>Every span the four services export over OTLP.</summary>
@@ -31,6 +34,7 @@ public sealed class SagaSystemFixture : IAsyncLifetime, ISagaHost
             OtlpEndpoint = Traces.HttpEndpoint.ToString().TrimEnd('/'),
             OtlpProtocol = "http/protobuf",
             TraceStore = Traces.HttpEndpoint,
+            Output = (service, line) => ServiceOutput.Enqueue((service, line)),
             Configuration = typeof(SagaSystemFixture).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug",
             Settings = new Dictionary<string, string?>
             {

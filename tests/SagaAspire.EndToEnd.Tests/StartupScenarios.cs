@@ -35,3 +35,16 @@ public sealed class a_service_started_without_its_settings
         text.ShouldNotContain("Unhandled exception");
     }
 }
+
+/// <summary>The whole system on a fresh database, as `./build.sh run` starts it the first time.</summary>
+[Collection(SagaSystemCollection.Name)]
+public sealed class a_fresh_system_on_the_devhost(SagaSystemFixture host)
+{
+    [Fact]
+    public void uses_no_table_before_its_migrations_created_it()
+    {
+        // The background work of a service (re-sending pending orders, saga timeouts) starts
+        // after its schema; PostgreSQL's "relation does not exist" (42P01) would say it did not.
+        host.ServiceOutput.Where(o => o.Line.Contains("42P01", StringComparison.Ordinal)).ShouldBeEmpty();
+    }
+}

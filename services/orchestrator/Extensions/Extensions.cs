@@ -24,11 +24,9 @@ internal static class Extensions
         {
             StepNames = [.. sp.GetRequiredService<SagaAspire.Sagas.SagaDefinition<OrderPlaced>>().Steps.Select(s => s.Name)],
         });
-        builder.Services.AddHostedService<SagaTimeouts>();
 
         builder.Services.AddOptions<ExplorerOptions>().Bind(builder.Configuration.GetSection(ExplorerOptions.Section));
         builder.Services.AddSingleton<SagaChangeFeed>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<SagaChangeFeed>());
         builder.Services.AddHttpClient(ExplorerEndpoints.TraceStoreClient, client => client.Timeout = TimeSpan.FromSeconds(5));
 
         builder.AddMessaging("orchestrator", "orchestrator")
@@ -44,6 +42,10 @@ internal static class Extensions
             .Validate<OrderPlaced>(OrderPlacedRules)
             .Publishes(Topics.InventoryCommands, Topics.PaymentCommands, Topics.OrchestratorEvents)
             .AddMigrations("orchestrator", OrchestratorSchema.Migrations);
+
+        // Registered after AddMessaging because hosted services start in order: the schema first.
+        builder.Services.AddHostedService<SagaTimeouts>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<SagaChangeFeed>());
     }
 
     private static IEnumerable<string> OrderPlacedRules(OrderPlaced order)

@@ -21,7 +21,6 @@ internal static class Extensions
             .ValidateOnStart();
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton<OrderStore>();
-        builder.Services.AddHostedService<PendingOrderResender>();
 
         builder.AddMessaging("order", "orders")
             .AddContracts(ContractsJson.Default)
@@ -29,5 +28,8 @@ internal static class Extensions
             .Handle<OrderRejected, OrderRejectedHandler>(Topics.OrchestratorEvents)
             .Publishes(Topics.Orders)
             .AddMigrations("order", OrderSchema.Migrations);
+
+        // Registered after AddMessaging because hosted services start in order: the schema first.
+        builder.Services.AddHostedService<PendingOrderResender>();
     }
 }
