@@ -76,12 +76,8 @@ public sealed class connection_strings
     [InlineData("Host=db;Database=inventory;Max Auto Prepare=10", 10)]
     public void the_data_source_prepares_repeated_statements_unless_its_connection_string_says_otherwise(string setting, int prepared)
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Configuration["ConnectionStrings:inventory"] = setting;
-        builder.AddNpgsqlDataSource("inventory");
-        using var services = builder.Services.BuildServiceProvider();
-        var dataSource = services.GetRequiredService<Npgsql.NpgsqlDataSource>();
-        new Npgsql.NpgsqlConnectionStringBuilder(dataSource.ConnectionString).MaxAutoPrepare.ShouldBe(prepared);
+        using var services = DataSources(setting);
+        Settings(services.GetRequiredService<Npgsql.NpgsqlDataSource>()).MaxAutoPrepare.ShouldBe(prepared);
     }
 
     [Theory]
@@ -89,11 +85,8 @@ public sealed class connection_strings
     [InlineData("Host=db;Database=inventory;no reset on close=false", false)]
     public void pooled_connections_are_not_reset_unless_the_connection_string_says_otherwise(string setting, bool skipsReset)
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Configuration["ConnectionStrings:inventory"] = setting;
-        builder.AddNpgsqlDataSource("inventory");
-        using var services = builder.Services.BuildServiceProvider();
-        var pooled = new Npgsql.NpgsqlConnectionStringBuilder(services.GetRequiredService<Npgsql.NpgsqlDataSource>().ConnectionString);
+        using var services = DataSources(setting);
+        var pooled = Settings(services.GetRequiredService<Npgsql.NpgsqlDataSource>());
         pooled.Pooling.ShouldBeTrue();
         pooled.NoResetOnClose.ShouldBe(skipsReset);
     }
@@ -101,13 +94,20 @@ public sealed class connection_strings
     [Fact]
     public void connections_that_keep_session_state_come_from_an_unpooled_data_source_for_the_same_database()
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Configuration["ConnectionStrings:inventory"] = "Host=db;Port=5433;Database=inventory;Username=svc";
-        builder.AddNpgsqlDataSource("inventory");
-        using var services = builder.Services.BuildServiceProvider();
-        var sessions = new Npgsql.NpgsqlConnectionStringBuilder(
-            services.GetRequiredKeyedService<Npgsql.NpgsqlDataSource>(ConnectionExtensions.SessionDataSourceKey("inventory")).ConnectionString);
+        using var services = DataSources("Host=db;Port=5433;Database=inventory;Username=svc");
+        var sessions = Settings(services.GetRequiredKeyedService<Npgsql.NpgsqlDataSource>(ConnectionExtensions.SessionDataSourceKey("inventory")));
         sessions.Pooling.ShouldBeFalse("closing a connection must end its session, and the locks and LISTEN it held");
         (sessions.Host, sessions.Port, sessions.Database, sessions.Username).ShouldBe(("db", 5433, "inventory", "svc"));
     }
+
+    /// <summary>The services <c>AddNpgsqlDataSource("inventory")</c> registers for this connection string.</summary>
+    private static ServiceProvider DataSources(string connectionString)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration["ConnectionStrings:inventory"] = connectionString;
+        builder.AddNpgsqlDataSource("inventory");
+        return builder.Services.BuildServiceProvider();
+    }
+
+    private static Npgsql.NpgsqlConnectionStringBuilder Settings(Npgsql.NpgsqlDataSource dataSource) => new(dataSource.ConnectionString);
 }
