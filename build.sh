@@ -1,61 +1,25 @@
 #!/usr/bin/env bash
 # SagaAspire's one entry point.
-#   ./build.sh run [args]   start the whole system without containers (the DevHost)
-#   ./build.sh test [args]  build and run every test this machine can run
-#   ./build.sh build        build everything this machine can build
-#   ./build.sh bootstrap    only prepare the machine (see eng/bootstrap.sh)
+#   ./build.sh run [options]   build, then start the whole system through the Aspire AppHost (--help lists the options)
+#   ./build.sh test [args]     build and run every test
+#   ./build.sh build           build everything
+#   ./build.sh bootstrap       only prepare the machine (see eng/bootstrap.sh)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
-
-# Where the Aspire packages restore, the whole solution builds; elsewhere the solution filter
-# leaves out the AppHost and the Aspire-based tests (they are not replaced by anything).
-aspire_available() {
-  local stamp=".nuget/local/.aspire-probe"
-  if [ ! -f "$stamp" ]; then
-    if dotnet restore SagaAspire.AppHost/SagaAspire.AppHost.csproj --nologo -v q >/dev/null 2>&1; then echo yes > "$stamp"; else echo no > "$stamp"; fi
-  fi
-  [ "$(cat "$stamp")" = yes ]
-}
-
-container_runtime_available() {
-  { command -v docker >/dev/null && docker info >/dev/null 2>&1; } || { command -v podman >/dev/null && podman info >/dev/null 2>&1; }
-}
-
-solution() {
-  if aspire_available; then
-    echo SagaAspire.sln
-    return
-  fi
-  echo "note: skipping SagaAspire.AppHost and its Aspire-based tests: the Aspire.* packages do not restore from this machine's NuGet sources." >&2
-  # A solution filter of every project but the AppHost ones, made from the solution so it never drifts.
-  local filter=artifacts/SagaAspire.WithoutAspire.slnf
-  mkdir -p artifacts
-  if [ ! -f "$filter" ] || [ SagaAspire.sln -nt "$filter" ]; then
-    dotnet sln SagaAspire.sln list | tail -n +3 | grep -v AppHost | sed 's|.*|      "&",|; $ s|,$||' \
-      | { printf '{\n  "solution": {\n    "path": "../SagaAspire.sln",\n    "projects": [\n'; cat; printf '    ]\n  }\n}\n'; } > "$filter"
-  fi
-  echo "$filter"
-}
+configuration=${CONFIGURATION:-Debug}
 
 build() {
   bash eng/bootstrap.sh
-  dotnet build "$(solution)" -c "${CONFIGURATION:-Debug}" --nologo -v q -clp:NoSummary "$@"
+  dotnet build SagaAspire.sln -c "$configuration" --nologo -v q -clp:NoSummary "$@"
 }
 
 test_all() {
-  bash eng/bootstrap.sh
-  local sln; sln=$(solution)
-  local filter=()
-  if aspire_available && ! container_runtime_available; then
-    echo "note: skipping the Aspire.Hosting.Testing tests: no container runtime (Docker or Podman) answers on this machine." >&2
-    filter=(--filter "Category!=Aspire")
-  fi
-  dotnet build "$sln" -c "${CONFIGURATION:-Debug}" --nologo -v q -clp:NoSummary
+  build
   local log; log=$(mktemp)
   local status=0
-  # One test assembly at a time: the end-to-end tests run four services, and two cores are all we have.
-  dotnet test "$sln" -c "${CONFIGURATION:-Debug}" --no-build --nologo -m:1 "${filter[@]}" \
+  # One test assembly at a time: the end-to-end tests run the whole system, and two cores are all we have.
+  dotnet test SagaAspire.sln -c "$configuration" --no-build --nologo -m:1 \
     --results-directory artifacts/test-results --logger "trx" "$@" 2>&1 | tee "$log" || status=$?
   # One closing line with the totals of every test assembly.
   awk '/(Passed|Failed)!  - Failed:/ {
@@ -66,12 +30,60 @@ test_all() {
   return "$status"
 }
 
+run_usage() {
+  cat <<'USAGE'
+Usage: ./build.sh run [options] [--<AppHost setting>=<value> ...]
+
+Builds, then runs the Aspire AppHost (SagaAspire.AppHost) in the Development environment, with
+the dashboard on http://localhost:15270. Ctrl+C (or SIGTERM) stops everything it started.
+
+  --infrastructure <i>   containers | embedded | existing (default: containers where Docker or
+                         Podman answers, else embedded)
+  --kafka <servers>      your Kafka cluster (host:port[,host:port]); with --postgres: existing infrastructure
+  --postgres <conn>      your PostgreSQL server (an Npgsql connection string whose user may create databases)
+  --replicas <n>         run every service n times; or service=n[,service=n]
+  --base-port <n>        order, orchestrator, inventory, payment on n..n+3 (default 5080; 0: ports of Aspire's choosing)
+  --reset                delete the embedded PostgreSQL's data (.data/postgres) first
+  --help                 this text
+
+Any AppHost setting can be given as --Section:Key=value, for example --SagaAspire:PgAdmin=true or
+--SagaAspire:PersistData=false; README.md lists them.
+USAGE
+}
+
+run() {
+  local settings=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --help|-h) run_usage; return 0 ;;
+      --reset) rm -rf .data/postgres; echo "Reset: removed .data/postgres" ;;
+      --infrastructure) settings+=("--SagaAspire:Infrastructure=${2:?--infrastructure needs a value}"); shift ;;
+      --replicas) settings+=("--SagaAspire:Replicas=${2:?--replicas needs a value}"); shift ;;
+      --base-port) settings+=("--SagaAspire:BasePort=${2:?--base-port needs a value}"); shift ;;
+      --kafka) settings+=("--SagaAspire:Infrastructure=existing" "--ConnectionStrings:kafka=${2:?--kafka needs a value}"); shift ;;
+      --postgres) settings+=("--SagaAspire:Infrastructure=existing" "--ConnectionStrings:postgres=${2:?--postgres needs a value}"); shift ;;
+      --*=*) settings+=("$1") ;;
+      *) echo "./build.sh run: unknown option '$1'" >&2; run_usage >&2; return 2 ;;
+    esac
+    shift
+  done
+  bash eng/bootstrap.sh
+  dotnet build SagaAspire.AppHost -c "$configuration" --nologo -v q -clp:NoSummary
+  # What the AppHost's "http" launch profile sets (SagaAspire.AppHost/Properties/launchSettings.json),
+  # for the AppHost run directly rather than under `dotnet run`, so that Ctrl+C and SIGTERM reach
+  # it and it stops everything it started. Values already in the environment win.
+  export DOTNET_ENVIRONMENT=${DOTNET_ENVIRONMENT:-Development} ASPNETCORE_ENVIRONMENT=${ASPNETCORE_ENVIRONMENT:-Development}
+  export ASPNETCORE_URLS=${ASPNETCORE_URLS:-http://localhost:15270}
+  export ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL=${ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL:-http://localhost:19270}
+  export ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL=${ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL:-http://localhost:20270}
+  export ASPIRE_ALLOW_UNSECURED_TRANSPORT=${ASPIRE_ALLOW_UNSECURED_TRANSPORT:-true}
+  exec "SagaAspire.AppHost/bin/$configuration/net10.0/SagaAspire.AppHost" "${settings[@]}"
+}
+
 command=${1:-help}
 [ $# -gt 0 ] && shift
 case "$command" in
-  run)
-    bash eng/bootstrap.sh
-    exec dotnet run --project SagaAspire.DevHost -c "${CONFIGURATION:-Debug}" -- --configuration "${CONFIGURATION:-Debug}" "$@" ;;
+  run) run "$@" ;;
   test) test_all "$@" ;;
   build) build "$@" ;;
   bootstrap) bash eng/bootstrap.sh ;;

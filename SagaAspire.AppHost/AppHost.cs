@@ -1,55 +1,73 @@
-// The Aspire AppHost: Kafka and PostgreSQL in containers, one database per service, and the four
-// services wired to them. Each service reads its connection strings under the names the DevHost
-// uses too (ConnectionStrings__kafka, __orders, __orchestrator, __inventory, __payment), so both
-// hosts give the services the same configuration.
+// The AppHost: Kafka and PostgreSQL (containers, processes on this machine, or your own servers),
+// one database per service, and the four services wired to them. Every service reads the same
+// configuration whichever infrastructure runs underneath: ConnectionStrings__kafka,
+// ConnectionStrings__<its database>, OTEL_*, ASPNETCORE_URLS.
+using Microsoft.Extensions.DependencyInjection;
+using SagaAspire.AppHost;
+using SagaAspire.AppHost.Embedded;
+using SagaAspire.AppHost.Kafka;
+using SagaAspire.AppHost.Services;
+using SagaAspire.Contracts;
+
 var builder = DistributedApplication.CreateBuilder(args);
 
-var kafka = builder.AddKafka("kafka")
-    .WithKafkaUI();
-
-var postgres = builder.AddPostgres("postgres");
-if (IsSet("SagaAspire:PersistData")) postgres.WithDataVolume();
-if (IsSet("SagaAspire:PgAdmin")) postgres.WithPgAdmin();
-
-// Resource names must be unique and the orchestrator's database would clash with the orchestrator
-// itself, so databases are "<name>-db" resources, handed to each service under its own name.
-var inventoryDb = postgres.AddDatabase("inventory-db", databaseName: "inventory");
-var paymentDb = postgres.AddDatabase("payment-db", databaseName: "payment");
-var orchestratorDb = postgres.AddDatabase("orchestrator-db", databaseName: "orchestrator");
-var ordersDb = postgres.AddDatabase("orders-db", databaseName: "orders");
-
-var inventory = builder.AddProject<Projects.SagaAspire_Inventory>("inventory")
-    .WithReference(kafka).WaitFor(kafka)
-    .WithReference(inventoryDb, connectionName: "inventory").WaitFor(inventoryDb)
-    .WithHttpHealthCheck("/health");
-
-var payment = builder.AddProject<Projects.SagaAspire_Payment>("payment")
-    .WithReference(kafka).WaitFor(kafka)
-    .WithReference(paymentDb, connectionName: "payment").WaitFor(paymentDb)
-    .WithHttpHealthCheck("/health");
-
-var orchestrator = builder.AddProject<Projects.SagaAspire_Orchestrator>("orchestrator")
-    .WithReference(kafka).WaitFor(kafka)
-    .WithReference(orchestratorDb, connectionName: "orchestrator").WaitFor(orchestratorDb)
-    .WaitFor(inventory).WaitFor(payment)
-    .WithHttpHealthCheck("/health");
-
-// The Saga Explorer (the orchestrator's /explorer/) links each saga to its trace in the dashboard,
-// which listens on the first of the AppHost's own URLs. Only when running: a published manifest
-// must not point at this machine.
-if (builder.ExecutionContext.IsRunMode
-    && builder.Configuration["ASPNETCORE_URLS"]?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is [var dashboard, ..])
+SagaAspireSettings settings;
+try
 {
-    orchestrator.WithEnvironment("Explorer__DashboardUrl", dashboard);
+    settings = SagaAspireSettings.Read(builder);
+}
+catch (SettingException error)
+{
+    await Console.Error.WriteLineAsync($"SagaAspire.AppHost: {error.Message}");
+    return 2;
 }
 
-builder.AddProject<Projects.SagaAspire_Order>("order")
+IResourceBuilder<IResourceWithConnectionString> kafka = settings.Infrastructure switch
+{
+    Infrastructure.Containers => settings.PersistData
+        ? builder.AddKafka("kafka").WithKafkaUI().WithDataVolume()
+        : builder.AddKafka("kafka").WithKafkaUI(),
+    Infrastructure.Embedded => builder.AddEmbeddedKafka("kafka", [.. Topics.All, .. Topics.All.Select(DeadLetterTopic)], settings.Partitions)
+        .WithBrokerOutageCommand(settings.OutageDuration),
+    _ => builder.AddConnectionString("kafka").WithKafkaHealthCheck(),
+};
+
+// Resource names must be unique, and the orchestrator's database would clash with the
+// orchestrator itself, so databases are "<name>-db" resources, handed to each service under the
+// name it reads (ConnectionStrings__orders, __orchestrator, __inventory, __payment).
+var database = PostgresServer.Add(builder, "postgres", settings);
+var inventoryDb = database("inventory-db", "inventory");
+var paymentDb = database("payment-db", "payment");
+var orchestratorDb = database("orchestrator-db", "orchestrator");
+var ordersDb = database("orders-db", "orders");
+
+var operatorKey = builder.AddParameter(StartupSummary.OperatorKeyParameter, new GenerateParameterDefault { MinLength = 24, Special = false }, secret: true, persist: true);
+
+var inventory = builder.AddSagaService<Projects.SagaAspire_Inventory>("inventory", settings, operatorKey)
     .WithReference(kafka).WaitFor(kafka)
-    .WithReference(ordersDb, connectionName: "orders").WaitFor(ordersDb)
+    .WithDatabase(inventoryDb, "inventory");
+
+var payment = builder.AddSagaService<Projects.SagaAspire_Payment>("payment", settings, operatorKey)
+    .WithReference(kafka).WaitFor(kafka)
+    .WithDatabase(paymentDb, "payment");
+
+var orchestrator = builder.AddSagaService<Projects.SagaAspire_Orchestrator>("orchestrator", settings, operatorKey)
+    .WithReference(kafka).WaitFor(kafka)
+    .WithDatabase(orchestratorDb, "orchestrator")
+    .WaitFor(inventory).WaitFor(payment)
+    .WithSagaExplorer()
+    .WithRetryNeedsAttentionCommand(operatorKey);
+
+builder.AddSagaService<Projects.SagaAspire_Order>("order", settings, operatorKey)
+    .WithReference(kafka).WaitFor(kafka)
+    .WithDatabase(ordersDb, "orders")
     .WithReference(orchestrator).WaitFor(orchestrator)
-    .WithExternalHttpEndpoints()
-    .WithHttpHealthCheck("/health");
+    .WithExternalHttpEndpoints();
 
-builder.Build().Run();
+builder.Services.AddSingleton(settings);
+if (builder.ExecutionContext.IsRunMode) builder.Services.AddHostedService<StartupSummary>();
 
-bool IsSet(string option) => bool.TryParse(builder.Configuration[option], out var on) && on;
+await builder.Build().RunAsync();
+return 0;
+
+static string DeadLetterTopic(string topic) => topic + ".dlq";

@@ -19,6 +19,9 @@ public sealed record EmbeddedPostgresOptions
     /// <summary>Folder holding initdb and postgres; null searches PATH and /usr/lib/postgresql/*/bin.</summary>
     public string? BinDirectory { get; init; }
 
+    /// <summary>Receives each line the server writes (its log), besides the recent lines kept for error messages.</summary>
+    public Action<string>? Output { get; init; }
+
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }
 
@@ -121,6 +124,14 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         NpgsqlConnection.ClearAllPools();
     }
 
+    /// <summary>Completes when the server process ends, whoever ended it; its exit code.</summary>
+    public async Task<int> WaitForExitAsync(CancellationToken cancellationToken = default)
+    {
+        var server = _server ?? throw new InvalidOperationException("The server is not running.");
+        await server.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        return server.ExitCode;
+    }
+
     /// <summary>Starts the server again on the same data directory and port (after <see cref="StopAsync"/>).</summary>
     public Task RestartAsync(CancellationToken cancellationToken = default) => StartServerAsync(cancellationToken);
 
@@ -203,6 +214,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     private void Remember(string? line)
     {
         if (line is null) return;
+        _options.Output?.Invoke(line);
         lock (_log)
         {
             if (_log.Length > 16_384) _log.Remove(0, _log.Length - 8_192);
@@ -221,7 +233,14 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
             throw new InvalidOperationException($"Could not hand {directory} to the '{ServiceUser}' user, which PostgreSQL needs when this process runs as root. Does that user exist?");
     }
 
-    internal static string FindBinaries(string? configured, bool searchMachine = true)
+    /// <summary>
+    /// The folder holding the server binaries: <paramref name="binDirectory"/> alone when given,
+    /// else the first of PATH and /usr/lib/postgresql/*/bin (newest version first) that has them.
+    /// </summary>
+    /// <exception cref="EmbeddedInfrastructureException">No such folder; the message says what to do.</exception>
+    public static string FindBinaries(string? binDirectory = null) => FindBinaries(binDirectory, searchMachine: binDirectory is null);
+
+    internal static string FindBinaries(string? configured, bool searchMachine)
     {
         var candidates = new List<string>();
         if (configured is not null) candidates.Add(configured);
@@ -235,11 +254,12 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
             if (File.Exists(postgres) && File.Exists(Path.Combine(directory, "initdb")))
                 return Path.GetDirectoryName(ResolveLink(postgres))!;
         }
+        var searched = searchMachine ? "on PATH or under /usr/lib/postgresql" : $"in {configured}";
         throw new EmbeddedInfrastructureException(
-            "PostgreSQL server binaries (initdb, postgres) were not found on PATH or under /usr/lib/postgresql. Either " +
+            $"PostgreSQL server binaries (initdb, postgres) were not found {searched}. Either " +
             "install the PostgreSQL server (for example 'apt-get install postgresql', or run ./build.sh, which does it), " +
-            "point ConnectionStrings__<database> at an existing PostgreSQL server, " +
-            "or use the Aspire AppHost, which runs PostgreSQL in a container.");
+            "use an existing PostgreSQL server (SagaAspire:Infrastructure=existing with ConnectionStrings:postgres), " +
+            "or run PostgreSQL in a container (SagaAspire:Infrastructure=containers, on a machine with Docker or Podman).");
     }
 
     private static int VersionOf(string directory) =>

@@ -75,9 +75,10 @@ public sealed class embedded_postgres
     [Fact]
     public void missing_binaries_name_the_alternatives()
     {
-        var error = Should.Throw<EmbeddedInfrastructureException>(() => EmbeddedPostgres.FindBinaries("/nonexistent", searchMachine: false));
+        var error = Should.Throw<EmbeddedInfrastructureException>(() => EmbeddedPostgres.FindBinaries("/nonexistent"));
+        error.Message.ShouldContain("not found in /nonexistent", customMessage: "a folder given is the only one searched, and named");
         error.Message.ShouldContain("install the PostgreSQL server");
-        error.Message.ShouldContain("ConnectionStrings__");
-        error.Message.ShouldContain("Aspire AppHost");
+        error.Message.ShouldContain("SagaAspire:Infrastructure=existing");
+        error.Message.ShouldContain("SagaAspire:Infrastructure=containers");
     }
 }

@@ -7,7 +7,7 @@ namespace SagaAspire.EndToEnd.Tests;
 
 /// <summary>The Saga Explorer in a real headless Chromium, against the whole system.</summary>
 [Collection(SagaSystemCollection.Name)]
-public sealed partial class the_saga_explorer(SagaSystemFixture system, ExplorerBrowser browser) : IClassFixture<ExplorerBrowser>
+public sealed partial class the_saga_explorer(SagaSystemFixture system, HeadlessBrowser browser) : IClassFixture<HeadlessBrowser>
 {
     private static readonly string[] Services = ["order", "orchestrator", "inventory", "payment"];
 
@@ -123,18 +123,9 @@ public sealed partial class the_saga_explorer(SagaSystemFixture system, Explorer
         await Expect(explorer.Page.Locator("[role=alert]")).ToContainTextAsync("There is no saga “no-such-saga”");
     });
 
-    private async Task WithExplorerAsync(string name, Func<ExplorerPage, Task> scenario)
+    private async Task WithExplorerAsync(string name, Func<BrowserPage, Task> scenario)
     {
-        await using var explorer = await browser.OpenAsync(system.System.Service("orchestrator").Url);
-        try
-        {
-            await scenario(explorer);
-        }
-        catch
-        {
-            await explorer.ScreenshotAsync(name + "-failed");
-            throw;
-        }
-        explorer.ScriptErrors.ShouldBeEmpty("the page raised no script errors");
+        await using var explorer = await browser.OpenExplorerAsync(system.System.Service("orchestrator").Url);
+        await explorer.RunAsync(name, scenario);
     }
 }

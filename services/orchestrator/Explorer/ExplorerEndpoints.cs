@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Security.Cryptography;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.StaticFiles;
@@ -11,17 +12,17 @@ using SagaAspire.Sagas;
 namespace SagaAspire.Orchestrator.Explorer;
 
 /// <summary>The Explorer's settings as its page sees them.</summary>
-public sealed record ExplorerConfig(bool TraceStore, string? DashboardUrl, bool ApiKeyRequired, IReadOnlyList<string> Steps, IReadOnlyList<string> Statuses);
+public sealed record ExplorerConfig(bool Traces, string? DashboardUrl, bool ApiKeyRequired, IReadOnlyList<string> Steps, IReadOnlyList<string> Statuses);
 
 /// <summary>
 /// The Saga Explorer: a page at <c>/explorer/</c> (files built into the assembly, so every host
-/// and container image serves the same page), its settings, and each saga's trace, fetched from
-/// the configured trace store.
+/// and container image serves the same page), its settings, and each saga's trace, read from the
+/// Aspire dashboard's telemetry API.
 /// </summary>
 internal static partial class ExplorerEndpoints
 {
     public const string Path = "/explorer/";
-    public const string TraceStoreClient = "trace-store";
+    public const string TraceClient = "traces";
     private static readonly FrozenDictionary<string, Asset> Assets = LoadAssets();
 
     public static void MapSagaExplorer(this IEndpointRouteBuilder app)
@@ -38,37 +39,60 @@ internal static partial class ExplorerEndpoints
     }
 
     internal static ExplorerConfig GetConfig(IOptions<ExplorerOptions> options, IConfiguration configuration, SagaDefinition<OrderPlaced> saga) => new(
-        options.Value.TraceStore is not null,
+        options.Value.TraceStore is not null || options.Value.TelemetryApi is not null,
         options.Value.DashboardUrl?.ToString().TrimEnd('/'),
         !string.IsNullOrEmpty(configuration[DeadLetterApi.ApiKeySetting]),
         [.. saga.Steps.Select(s => s.Name)],
         Enum.GetNames<SagaStatus>());
 
-    internal static async Task<Results<ContentHttpResult, ProblemHttpResult>> GetTraceAsync(string traceId, IOptions<ExplorerOptions> options,
-        IHttpClientFactory clients, CancellationToken cancellationToken)
+    /// <summary>
+    /// A saga's trace as a waterfall, from the Aspire dashboard's telemetry API (or the configured
+    /// trace store). The page asks again while spans are still arriving.
+    /// </summary>
+    internal static async Task<Results<Ok<List<WaterfallSpan>>, ContentHttpResult, ProblemHttpResult>> GetTraceAsync(string traceId,
+        IOptions<ExplorerOptions> options, IHttpClientFactory clients, CancellationToken cancellationToken)
     {
         if (!TraceId().IsMatch(traceId))
             return TypedResults.Problem(title: "Invalid trace id", detail: "A trace id is 32 lowercase hexadecimal digits.", statusCode: StatusCodes.Status400BadRequest);
-        if (options.Value.TraceStore is not { } store)
-            return TypedResults.Problem(title: "No trace store",
-                detail: "The orchestrator has no Explorer:TraceStore setting, so it cannot draw traces; under Aspire, open the trace in the dashboard.",
-                statusCode: StatusCodes.Status404NotFound);
+        var settings = options.Value;
+        var (address, source) = (settings.TraceStore, settings.TelemetryApi) switch
+        {
+            ({ } store, _) => (new Uri(store, $"traces/{traceId}"), "trace store"),
+            (null, { } dashboard) => (DashboardTraces.TraceAddress(dashboard, traceId), "Aspire dashboard"),
+            _ => (null, null),
+        };
+        if (address is null)
+            return TypedResults.Problem(title: "No trace source", statusCode: StatusCodes.Status404NotFound,
+                detail: "The orchestrator knows no Aspire dashboard (Explorer:DashboardUrl), so it has no trace to draw. The AppHost sets it; elsewhere, point it at the dashboard that receives the services' telemetry.");
 
-        var address = new Uri(store, $"traces/{traceId}");
+        using var request = new HttpRequestMessage(HttpMethod.Get, address);
+        if (settings.TraceStore is null && !string.IsNullOrEmpty(settings.DashboardApiKey)) request.Headers.Add("x-api-key", settings.DashboardApiKey);
         try
         {
-            using var response = await clients.CreateClient(TraceStoreClient).GetAsync(address, cancellationToken);
-            if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
-                return TypedResults.Problem(title: "Trace not found", detail: $"No span of trace {traceId} has reached the trace store (yet).", statusCode: StatusCodes.Status404NotFound);
+            using var response = await clients.CreateClient(TraceClient).SendAsync(request, cancellationToken);
+            switch (response.StatusCode)
+            {
+                case System.Net.HttpStatusCode.NotFound:
+                    return TraceNotFound(traceId, source!);
+                case System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden:
+                    return TypedResults.Problem(title: "Trace refused", statusCode: StatusCodes.Status502BadGateway,
+                        detail: $"The {source} at {address.GetLeftPart(UriPartial.Authority)} refused the orchestrator's key (Explorer:DashboardApiKey).");
+            }
             response.EnsureSuccessStatusCode();
-            return TypedResults.Content(await response.Content.ReadAsStringAsync(cancellationToken), "application/json");
+            if (settings.TraceStore is not null)
+                return TypedResults.Content(await response.Content.ReadAsStringAsync(cancellationToken), "application/json");
+            using var answer = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
+            return DashboardTraces.Waterfall(answer.RootElement) is { Count: > 0 } spans ? TypedResults.Ok(spans) : TraceNotFound(traceId, source!);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is HttpRequestException or JsonException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            return TypedResults.Problem(title: "Trace store unavailable", detail: $"The trace store at {store} did not answer: {ex.Message}",
+            return TypedResults.Problem(title: "Trace source unavailable", detail: $"The {source} at {address.GetLeftPart(UriPartial.Authority)} did not answer with a trace: {ex.Message}",
                 statusCode: StatusCodes.Status502BadGateway);
         }
     }
+
+    private static ProblemHttpResult TraceNotFound(string traceId, string source) =>
+        TypedResults.Problem(title: "Trace not found", detail: $"No span of trace {traceId} has reached the {source} (yet).", statusCode: StatusCodes.Status404NotFound);
 
     private static IResult ServeAsset(string file, HttpContext context)
     {

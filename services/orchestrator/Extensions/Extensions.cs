@@ -27,7 +27,7 @@ internal static class Extensions
 
         builder.Services.AddOptions<ExplorerOptions>().Bind(builder.Configuration.GetSection(ExplorerOptions.Section));
         builder.Services.AddSingleton<SagaChangeFeed>();
-        builder.Services.AddHttpClient(ExplorerEndpoints.TraceStoreClient, client => client.Timeout = TimeSpan.FromSeconds(5));
+        builder.Services.AddHttpClient(ExplorerEndpoints.TraceClient, client => client.Timeout = TimeSpan.FromSeconds(5));
 
         builder.AddMessaging("orchestrator", "orchestrator")
             .AddContracts(ContractsJson.Default)

@@ -8,7 +8,7 @@ const live = document.getElementById("live");
 const untraced = { "X-Untraced": "1" }; // the Explorer's own requests stay out of the sagas' traces
 const serviceColours = { order: "#3d5afe", orchestrator: "#00897b", inventory: "#f57c00", payment: "#8e24aa" };
 const fallbackColours = ["#546e7a", "#c2185b", "#5d4037", "#7cb342"];
-let config = { traceStore: false, dashboardUrl: null, apiKeyRequired: false, steps: [], statuses: [] };
+let config = { traces: false, dashboardUrl: null, apiKeyRequired: false, steps: [], statuses: [] };
 let current = null; // the view on screen: { kind, refresh(changes), tick() }
 
 // ---------------------------------------------------------------- small helpers
@@ -310,10 +310,10 @@ function sagaView(sagaId) {
   async function loadTrace() {
     const traceId = saga?.saga.traceId;
     if (!traceId) { trace.replaceChildren(h("p", { class: "muted" }, "This saga has no trace.")); return; }
-    if (!config.traceStore) {
-      trace.replaceChildren(h("p", { class: "muted" }, config.dashboardUrl
-        ? ["The trace is in the Aspire dashboard: ", h("a", { href: `${config.dashboardUrl}/traces/detail/${traceId}`, target: "_blank", rel: "noopener" }, traceId), "."]
-        : "No trace store is configured for the orchestrator (Explorer:TraceStore), and no dashboard (Explorer:DashboardUrl)."));
+    if (!config.traces) {
+      trace.replaceChildren(h("p", { class: "muted", id: "no-trace" },
+        "No waterfall here: the orchestrator knows no Aspire dashboard (Explorer:DashboardUrl) to read the trace from. " +
+        "The steps and the timeline above are the saga’s whole record; its trace id finds the trace in whatever receives the services’ telemetry."));
       traceSettled = 99;
       return;
     }

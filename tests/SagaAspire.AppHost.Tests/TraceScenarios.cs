@@ -1,0 +1,59 @@
+using SagaAspire.Scenarios;
+
+namespace SagaAspire.AppHost.Tests;
+
+/// <summary>Each saga is one trace in the Aspire dashboard, read back through its telemetry API.</summary>
+[Collection(AppHostCollection.Name)]
+public sealed class one_trace_per_saga_in_the_dashboard(AppHostFixture system)
+{
+    [Fact]
+    public async Task follows_an_order_from_its_request_through_every_service_to_its_outcome()
+    {
+        var accepted = await system.Saga.PlaceAsync(SagaClient.Order("ABC", customerId: "c-dashboard-trace"));
+        (await system.Saga.WaitForOutcomeAsync(accepted.GetProperty("orderId").GetString()!)).GetProperty("status").GetString().ShouldBe("Approved");
+
+        var trace = await system.Dashboard.WaitForTraceAsync(accepted.GetProperty("traceId").GetString()!, OutcomeProcessed);
+
+        AppHostFixture.Services.ShouldAllBe(service => trace.Any(s => s.Service == service), "every service took part in the one trace");
+        var root = trace.Single(s => s.ParentSpanId is null);
+        (root.Service, root.Kind, root.Name).ShouldBe(("order", DashboardSpan.Server, "POST /orders"));
+        var ids = trace.Select(s => s.SpanId).ToHashSet();
+        trace.Where(s => s.ParentSpanId is not null).ShouldAllBe(s => ids.Contains(s.ParentSpanId!), "an unbroken parent chain");
+        var outcome = trace.Single(s => s.Name == "publish orchestrator.events");
+        Ancestry(trace, outcome).Last().ShouldBe(root, "the outcome descends from the request");
+        Ancestry(trace, outcome).Where(s => s.Kind == DashboardSpan.Consumer).Select(s => s.Service).Reverse()
+            .ShouldBe(["orchestrator", "inventory", "orchestrator", "payment", "orchestrator", "inventory", "orchestrator"],
+                "order placed, reserved, charged, committed: each a process span in the chain");
+        trace.ShouldContain(s => s.Service == "order" && s.Name == "INSERT orders" && s.Kind == DashboardSpan.Client, "database work is in the trace");
+    }
+
+    [Fact]
+    public async Task holds_the_compensation_of_a_declined_payment()
+    {
+        var accepted = await system.Saga.PlaceAsync(SagaClient.Order("ABC", customerId: "declined-dashboard-trace"));
+        (await system.Saga.WaitForOutcomeAsync(accepted.GetProperty("orderId").GetString()!)).GetProperty("status").GetString().ShouldBe("Rejected");
+
+        var trace = await system.Dashboard.WaitForTraceAsync(accepted.GetProperty("traceId").GetString()!, OutcomeProcessed);
+
+        AppHostFixture.Services.ShouldAllBe(service => trace.Any(s => s.Service == service));
+        var release = trace.Single(s => s.Kind == DashboardSpan.Consumer && s.Service == "inventory"
+            && s.Attributes.GetValueOrDefault("sagaaspire.message.type") == "inventory.release.v1");
+        var ancestry = Ancestry(trace, release);
+        ancestry.ShouldContain(s => s.Service == "payment" && s.Kind == DashboardSpan.Consumer, "the release follows the declined charge");
+        ancestry.Last().ParentSpanId.ShouldBeNull("the compensation is in the saga's one trace");
+        release.Attributes["saga.id"].ShouldBe(accepted.GetProperty("sagaId").GetString());
+    }
+
+    /// <summary>The saga's last hop: the order service processing its outcome.</summary>
+    private static bool OutcomeProcessed(DashboardSpan span) =>
+        span.Service == "order" && span.Kind == DashboardSpan.Consumer && span.Name == "process orchestrator.events";
+
+    /// <summary>The span, its parent, its parent's parent, ... up to the root.</summary>
+    internal static List<DashboardSpan> Ancestry(List<DashboardSpan> trace, DashboardSpan span)
+    {
+        var byId = trace.ToDictionary(s => s.SpanId);
+        var chain = new List<DashboardSpan> { span };
+        while (chain[^1].ParentSpanId is { } parent && byId.TryGetValue(parent, out var next)) chain.Add(next);
+        return chain;
+    }
+}
