@@ -47,7 +47,9 @@ public sealed class AppHostFixture : IAsyncLifetime, ISagaHost
         builder.CreateResourceBuilder<ProjectResource>("orchestrator")
             .WithEnvironment("Orchestrator__StepTimeout", "00:00:03")
             .WithEnvironment("Orchestrator__CompensationTimeout", "00:00:03")
-            .WithEnvironment("Orchestrator__StepAttempts", "5");
+            .WithEnvironment("Orchestrator__StepAttempts", "5")
+            // A compensation unanswered twice (3 s, then 6 s) parks its saga as NeedsAttention.
+            .WithEnvironment("Orchestrator__CompensationAttempts", "2");
         // Far longer than a healthy saga takes here, so the trace tests see one pass of messages.
         builder.CreateResourceBuilder<ProjectResource>("order").WithEnvironment("Orders__ResendPendingAfter", "00:00:10");
 

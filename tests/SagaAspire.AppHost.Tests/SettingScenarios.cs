@@ -1,0 +1,33 @@
+namespace SagaAspire.AppHost.Tests;
+
+/// <summary>The AppHost started with a wrong or missing setting stops at once, naming it, without a stack trace.</summary>
+public sealed class the_apphost_with_a_wrong_setting
+{
+    public static TheoryData<string[], string> WrongSettings => new()
+    {
+        { ["--SagaAspire:Infrastructure=clouds"], "SagaAspire:Infrastructure is 'clouds'; it takes containers, embedded or existing." },
+        { ["--SagaAspire:Infrastructure=containers"], "SagaAspire:Infrastructure=containers, but no container runtime answers: sagaaspire-no-such-runtime: not installed. Start Docker or Podman" },
+        { ["--SagaAspire:Infrastructure=embedded", "--SagaAspire:PostgresBinaries=/no/such/folder"], "(SagaAspire:PostgresBinaries=/no/such/folder). PostgreSQL server binaries (initdb, postgres) were not found in /no/such/folder." },
+        { ["--SagaAspire:Infrastructure=existing"], "SagaAspire:Infrastructure=existing uses your own servers: set ConnectionStrings:kafka" },
+        { ["--SagaAspire:Infrastructure=existing", "--ConnectionStrings:kafka=localhost:9092"], "set ConnectionStrings:postgres" },
+        { ["--SagaAspire:Infrastructure=existing", "--ConnectionStrings:kafka=localhost", "--ConnectionStrings:postgres=Host=localhost"], "ConnectionStrings:kafka is 'localhost'; it takes host:port[,host:port]" },
+        { ["--SagaAspire:Infrastructure=embedded", "--SagaAspire:Replicas=order=0"], "SagaAspire:Replicas: the number of replicas is a whole number from 1 to 8, not '0'." },
+        { ["--SagaAspire:Infrastructure=embedded", "--SagaAspire:BasePort=http"], "SagaAspire:BasePort is 'http'; it takes a whole number from 0 to 65531." },
+        { ["--SagaAspire:Infrastructure=embedded", "--SagaAspire:PersistData=sometimes"], "SagaAspire:PersistData is 'sometimes'; it takes true or false." },
+    };
+
+    [Theory]
+    [MemberData(nameof(WrongSettings))]
+    public async Task stops_with_a_message_naming_the_setting(string[] settings, string message)
+    {
+        // A runtime no machine has, so that "no container runtime answers" holds on machines with Docker too.
+        using var apphost = AppHostProcess.Start(settings, new Dictionary<string, string> { ["ASPIRE_CONTAINER_RUNTIME"] = "sagaaspire-no-such-runtime" });
+
+        var exitCode = await apphost.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        exitCode.ShouldBe(2, apphost.Output);
+        apphost.Output.ShouldContain(message, Case.Sensitive, apphost.Output);
+        apphost.Output.ShouldNotContain("   at ", Case.Sensitive, "no stack trace");
+        apphost.Output.ShouldNotContain("Distributed application starting", Case.Sensitive, "nothing was started");
+    }
+}
