@@ -83,6 +83,9 @@ internal sealed record SagaAspireSettings
             OutageDuration = TimeSpan.FromSeconds(Number(section, "OutageSeconds", 15, 1, 3600)),
         };
         if (infrastructure == Infrastructure.Existing) CheckExistingServers(builder.Configuration);
+        // Aspire.Hosting.Testing moves every port (DcpPublisher:RandomizePorts), so the fixed ones are not used then.
+        if (builder.ExecutionContext.IsRunMode && settings.BasePort != 0 && !(bool.TryParse(builder.Configuration["DcpPublisher:RandomizePorts"], out var randomized) && randomized))
+            CheckPortsFree(settings);
         return settings;
     }
 
@@ -157,6 +160,25 @@ internal sealed record SagaAspireSettings
         catch (ArgumentException error)
         {
             throw new SettingException($"ConnectionStrings:postgres is not an Npgsql connection string: {error.Message}");
+        }
+    }
+
+    /// <summary>Aspire would only log that it cannot listen, and the service would be unreachable: better to say so at once.</summary>
+    private static void CheckPortsFree(SagaAspireSettings settings)
+    {
+        foreach (var service in Services)
+        {
+            var port = settings.PortOf(service)!.Value;
+            try
+            {
+                using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+                probe.Start();
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                throw new SettingException($"Port {port} ({service}) is taken; another SagaAspire may be running. Stop it, or move the services with {Section}:BasePort=<n> " +
+                    "(./build.sh run --base-port <n>; 0 leaves the ports to Aspire).");
+            }
         }
     }
 

@@ -18,4 +18,10 @@ public sealed class EmbeddedKafkaResource(string name) : ExecutableResource(name
     // 127.0.0.1 rather than the endpoint's host name (localhost): the broker listens on IPv4 loopback only.
     public ReferenceExpression ConnectionStringExpression =>
         ReferenceExpression.Create($"127.0.0.1:{PrimaryEndpoint.Property(EndpointProperty.Port)}");
+
+    IEnumerable<KeyValuePair<string, ReferenceExpression>> IResourceWithConnectionString.GetConnectionProperties() =>
+    [
+        new("Host", ReferenceExpression.Create($"127.0.0.1")),
+        new("Port", ReferenceExpression.Create($"{PrimaryEndpoint.Property(EndpointProperty.Port)}")),
+    ];
 }

@@ -15,4 +15,12 @@ public sealed class EmbeddedPostgresResource(string name) : ExecutableResource(n
     /// <summary>The server, without a database: each database resource adds its own.</summary>
     public ReferenceExpression ConnectionStringExpression =>
         ReferenceExpression.Create($"Host=127.0.0.1;Port={PrimaryEndpoint.Property(EndpointProperty.Port)};Username={UserName}");
+
+    // The parts of the connection string, as Aspire's own PostgreSQL resource lists them (no password: trust on loopback).
+    IEnumerable<KeyValuePair<string, ReferenceExpression>> IResourceWithConnectionString.GetConnectionProperties() =>
+    [
+        new("Host", ReferenceExpression.Create($"127.0.0.1")),
+        new("Port", ReferenceExpression.Create($"{PrimaryEndpoint.Property(EndpointProperty.Port)}")),
+        new("Username", ReferenceExpression.Create($"{UserName}")),
+    ];
 }

@@ -21,4 +21,9 @@ public sealed class ServerDatabaseResource(string name, string databaseName, IRe
             return ReferenceExpression.Create($"{Parent};{database.ToString()}");
         }
     }
+
+    // The server's parts and the database's name, as Aspire's own PostgreSQL databases list them;
+    // the dashboard uses them to name the database a span of a service's went to.
+    IEnumerable<KeyValuePair<string, ReferenceExpression>> IResourceWithConnectionString.GetConnectionProperties() =>
+        [.. Parent.GetConnectionProperties(), new("DatabaseName", ReferenceExpression.Create($"{DatabaseName}"))];
 }

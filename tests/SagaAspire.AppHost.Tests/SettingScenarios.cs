@@ -30,4 +30,16 @@ public sealed class the_apphost_with_a_wrong_setting
         apphost.Output.ShouldNotContain("   at ", Case.Sensitive, "no stack trace");
         apphost.Output.ShouldNotContain("Distributed application starting", Case.Sensitive, "nothing was started");
     }
+
+    [Fact]
+    public async Task stops_when_a_services_port_is_taken()
+    {
+        using var squatter = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        squatter.Start();
+        var taken = ((System.Net.IPEndPoint)squatter.LocalEndpoint).Port;
+        using var apphost = AppHostProcess.Start(["--SagaAspire:Infrastructure=embedded", $"--SagaAspire:BasePort={taken - 1}"]);
+
+        (await apphost.WaitForExitAsync(TimeSpan.FromSeconds(60))).ShouldBe(2, apphost.Output);
+        apphost.Output.ShouldContain($"Port {taken} (orchestrator) is taken; another SagaAspire may be running. Stop it, or move the services with SagaAspire:BasePort=<n>");
+    }
 }

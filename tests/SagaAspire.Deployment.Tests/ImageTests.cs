@@ -49,9 +49,9 @@ public sealed partial class the_apphost
                 .ShouldBe([.. Services.All.Select(s => s.Name), .. overlay == "dev" ? new[] { "aspire-dashboard" } : []], ignoreOrder: true);
     }
 
-    [GeneratedRegex("""AddProject<[^>]+>\("(?<name>[^"]+)"\)""")]
+    [GeneratedRegex("""AddSagaService<[^>]+>\("(?<name>[^"]+)"[,)]""")]
     private static partial Regex AddProject();
 
-    [GeneratedRegex("""connectionName:\s*"(?<name>[^"]+)"\)""")]
+    [GeneratedRegex("""WithDatabase\(\w+,\s*"(?<name>[^"]+)"\)""")]
     private static partial Regex ConnectionName();
 }
