@@ -72,9 +72,7 @@ internal sealed class StartupSummary(SagaAspireSettings settings, DistributedApp
 
     private async Task<string?> DashboardLoginAsync(CancellationToken cancellationToken)
     {
-        if (model.Resources.FirstOrDefault(r => r.Name == "aspire-dashboard") is not IResourceWithEndpoints dashboard) return null;
-        var endpoint = dashboard.GetEndpoints().FirstOrDefault(e => e.EndpointName == "https") is { Exists: true } https ? https : dashboard.GetEndpoint("http");
-        if (!endpoint.Exists || await endpoint.GetValueAsync(cancellationToken) is not { } url) return null;
+        if (await Dashboard.UrlAsync(model, cancellationToken) is not { } url) return null;
         return configuration["AppHost:BrowserToken"] is { Length: > 0 } token ? $"{url}/login?t={Uri.EscapeDataString(token)}" : url;
     }
 }

@@ -47,7 +47,7 @@ public static class EmbeddedKafkaBuilderExtensions
         {
             Description = $"Takes the broker down for {seconds} s (connections closed, messages kept), to watch the sagas wait and resume.",
             IconName = "PlugDisconnected",
-            UpdateState = context => context.ResourceSnapshot.State?.Text == KnownResourceStates.Running ? ResourceCommandState.Enabled : ResourceCommandState.Disabled,
+            UpdateState = Dashboard.EnabledWhileRunning,
         });
     }
 

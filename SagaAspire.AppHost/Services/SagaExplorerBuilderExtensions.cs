@@ -5,8 +5,6 @@ namespace SagaAspire.AppHost.Services;
 
 internal static class SagaExplorerBuilderExtensions
 {
-    private const string DashboardResourceName = "aspire-dashboard";
-
     /// <summary>
     /// The orchestrator's Saga Explorer: a link to it in the dashboard, and, while the dashboard
     /// runs, its address and telemetry API key, from which the Explorer draws each saga's trace
@@ -19,11 +17,8 @@ internal static class SagaExplorerBuilderExtensions
             {
                 if (!context.ExecutionContext.IsRunMode) return;
                 var services = context.ExecutionContext.Services;
-                var model = services.GetRequiredService<DistributedApplicationModel>();
-                if (model.Resources.FirstOrDefault(r => r.Name == DashboardResourceName) is not IResourceWithEndpoints dashboard) return;
-                var endpoint = dashboard.GetEndpoints().FirstOrDefault(e => e.EndpointName == "https") is { Exists: true } https ? https : dashboard.GetEndpoint("http");
-                if (!endpoint.Exists) return;
-                context.EnvironmentVariables["Explorer__DashboardUrl"] = await endpoint.GetValueAsync(context.CancellationToken) ?? "";
+                if (await Dashboard.UrlAsync(services.GetRequiredService<DistributedApplicationModel>(), context.CancellationToken) is not { } dashboard) return;
+                context.EnvironmentVariables["Explorer__DashboardUrl"] = dashboard;
                 if (services.GetRequiredService<IConfiguration>()["AppHost:DashboardApiKey"] is { Length: > 0 } key)
                     context.EnvironmentVariables["Explorer__DashboardApiKey"] = key;
             });

@@ -42,7 +42,7 @@ internal static class ServiceCommands
             Description = "Kills the service's process with SIGKILL (no shutdown, nothing flushed), then starts it again.",
             IconName = "Flash",
             IsHighlighted = false,
-            UpdateState = context => context.ResourceSnapshot.State?.Text == KnownResourceStates.Running ? ResourceCommandState.Enabled : ResourceCommandState.Disabled,
+            UpdateState = Dashboard.EnabledWhileRunning,
         });
 
     /// <summary>"Retry sagas that need attention": the operator's retry, for every saga parked as NeedsAttention.</summary>
@@ -69,6 +69,6 @@ internal static class ServiceCommands
         {
             Description = "Retries every saga parked as NeedsAttention (POST /sagas/{id}/retry, with the operator key).",
             IconName = "ArrowRepeatAll",
-            UpdateState = context => context.ResourceSnapshot.State?.Text == KnownResourceStates.Running ? ResourceCommandState.Enabled : ResourceCommandState.Disabled,
+            UpdateState = Dashboard.EnabledWhileRunning,
         });
 }
