@@ -6,7 +6,7 @@ namespace SagaAspire.DevHost;
 internal sealed record DevHostOptions
 {
     public const string Usage = """
-        Usage: ./build.sh run [options]
+        Usage: dotnet run --project SagaAspire.DevHost -- [options]   (./build.sh run starts the Aspire AppHost instead)
 
           --data <dir>        PostgreSQL data folder (default: .devhost/postgres, kept between runs)
           --reset             delete the data folder first and start from empty databases

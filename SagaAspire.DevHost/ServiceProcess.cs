@@ -37,7 +37,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     {
         if (IsRunning) return;
         if (!File.Exists(Definition.AssemblyPath))
-            throw new DevHostException($"{Definition.Name} is not built ({Definition.AssemblyPath} is missing). Run ./build.sh build, or ./build.sh run, which builds first.");
+            throw new DevHostException($"{Definition.Name} is not built ({Definition.AssemblyPath} is missing). Run ./build.sh build first.");
         _process = await ChildProcesses.StartAsync("dotnet", [Definition.AssemblyPath], environment: Environment.ToDictionary(),
             workingDirectory: Path.GetDirectoryName(Definition.AssemblyPath));
         _process.OutputDataReceived += (_, e) => Remember(e.Data);

@@ -1,5 +1,3 @@
-using SagaAspire.AppHost.Embedded;
-
 namespace SagaAspire.AppHost.Services;
 
 public static class SagaServiceBuilderExtensions
@@ -12,8 +10,9 @@ public static class SagaServiceBuilderExtensions
     internal static IResourceBuilder<ProjectResource> AddSagaService<TProject>(this IDistributedApplicationBuilder builder, [ResourceName] string name,
         SagaAspireSettings settings, IResourceBuilder<ParameterResource> operatorKey) where TProject : IProjectMetadata, new()
     {
-        var service = builder.AddProject<TProject>(name)
-            .WithBuiltExecutable()
+        var service = builder.AddProject<TProject>(name);
+        if (builder.ExecutionContext.IsRunMode) service.WithBuiltExecutable(); // a published manifest names the project, as ever
+        service
             .WithHttpEndpoint(port: builder.ExecutionContext.IsRunMode ? settings.PortOf(name) : null, name: "http")
             .WithHttpHealthCheck("/health")
             .WithReplicas(settings.Replicas[name])

@@ -36,7 +36,7 @@ public sealed class a_service_started_without_its_settings
     }
 }
 
-/// <summary>The whole system on a fresh database, as `./build.sh run` starts it the first time.</summary>
+/// <summary>The whole system on a fresh database, as the DevHost starts it the first time.</summary>
 [Collection(SagaSystemCollection.Name)]
 public sealed class a_fresh_system_on_the_devhost(SagaSystemFixture host)
 {
