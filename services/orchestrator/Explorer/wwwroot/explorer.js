@@ -266,8 +266,13 @@ function sagaView(sagaId) {
     steps.replaceChildren(...items);
   }
 
+  // The actions depend on the saga's status alone; rendered again only when it changes, so that a
+  // key being typed survives the saga's other changes (a running saga's timeline grows meanwhile).
+  let actionsStatus = null;
   function renderActions() {
     const status = saga.saga.status;
+    if (status === actionsStatus) return;
+    actionsStatus = status;
     const key = config.apiKeyRequired
       ? h("input", { id: "api-key", type: "password", placeholder: "Operator API key", "aria-label": "Operator API key", value: sessionStorage.getItem("sagaaspire.apiKey") ?? "" })
       : null;
