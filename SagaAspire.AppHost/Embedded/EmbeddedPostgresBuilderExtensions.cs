@@ -1,4 +1,6 @@
+using HealthChecks.NpgSql;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -13,14 +15,19 @@ public static class EmbeddedPostgresBuilderExtensions
     public static IResourceBuilder<EmbeddedPostgresResource> AddEmbeddedPostgres(this IDistributedApplicationBuilder builder, [ResourceName] string name, string? dataDirectory)
     {
         var server = new EmbeddedPostgresResource(name);
+        var data = dataDirectory ?? Path.Combine(Path.GetTempPath(), $"sagaaspire-{name}-{Guid.NewGuid():N}");
         var healthCheckKey = $"{name}_check";
         string? connectionString = null;
         builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(server, async (_, cancellationToken) =>
             connectionString = await server.ConnectionStringExpression.GetValueAsync(cancellationToken));
-        builder.Services.AddHealthChecks().AddNpgSql(_ => ServerConnectionString(connectionString ?? throw new InvalidOperationException("The server's port is not known yet.")), name: healthCheckKey);
+        // Connections only once the server says it is ready (postmaster.pid): one during its start
+        // would make it log "FATAL: the database system is starting up".
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(healthCheckKey, _ => new ReadyServerHealthCheck(data,
+            new NpgSqlHealthCheck(new NpgSqlHealthCheckOptions(ServerConnectionString(connectionString ?? throw new InvalidOperationException("The server's port is not known yet."))))),
+            failureStatus: default, tags: default));
 
         return builder.AddResource(server)
-            .WithServerArguments("postgres", dataDirectory is null ? [] : ["--data", dataDirectory])
+            .WithServerArguments("postgres", dataDirectory is null ? ["--data", data, "--temporary"] : ["--data", data])
             .WithEndpoint(name: EmbeddedPostgresResource.PrimaryEndpointName, scheme: "tcp", env: "POSTGRES_PORT", isProxied: false)
             .WithIconName("DatabaseMultiple")
             .WithHealthCheck(healthCheckKey)
@@ -98,5 +105,14 @@ public static class EmbeddedPostgresBuilderExtensions
         var server = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false };
         if (string.IsNullOrEmpty(server.Database)) server.Database = "postgres";
         return server.ConnectionString;
+    }
+
+    /// <summary>Unhealthy while the server has not said it is ready; then whatever the connection check says.</summary>
+    private sealed class ReadyServerHealthCheck(string dataDirectory, IHealthCheck connection) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+            SagaAspire.Embedded.EmbeddedPostgres.IsReady(dataDirectory)
+                ? connection.CheckHealthAsync(context, cancellationToken)
+                : Task.FromResult(HealthCheckResult.Unhealthy("PostgreSQL is starting."));
     }
 }

@@ -20,10 +20,12 @@ internal static class PostgresServer
         using var onInterrupt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Stop);
 
         var binaries = EmbeddedPostgres.FindBinaries();
-        Say($"PostgreSQL from {binaries} on 127.0.0.1:{port}, data in {arguments.DataDirectory ?? "a temporary folder (removed at exit)"}");
+        var temporary = arguments.DataDirectory is null || arguments.Temporary;
+        Say($"PostgreSQL from {binaries} on 127.0.0.1:{port}, data in {arguments.DataDirectory ?? "a temporary folder"}{(temporary ? " (removed at exit)" : "")}");
         await using var server = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions
         {
             DataDirectory = arguments.DataDirectory,
+            RemoveDataOnDispose = arguments.Temporary,
             Port = port,
             BinDirectory = binaries,
             Output = Say,

@@ -8,14 +8,15 @@ internal sealed record ServerArguments
     public const string Usage = """
         Usage:
           SagaAspire.Embedded.Server kafka [--port <n>] [--control-port <n>] [--partitions <n>] [--topic <name>]...
-          SagaAspire.Embedded.Server postgres [--port <n>] [--data <dir>]
+          SagaAspire.Embedded.Server postgres [--port <n>] [--data <dir> [--temporary]]
 
           kafka     the embedded Kafka-protocol broker (librdkafka's mock cluster, in memory); bootstrap
                     servers on 127.0.0.1:<port> (KAFKA_PORT), an HTTP control endpoint on
                     127.0.0.1:<control-port> (CONTROL_PORT): GET / for its state, POST /outage?seconds=n
                     to take it down for a while (its messages are kept), POST /up to end that early
           postgres  a PostgreSQL server from this machine's binaries on 127.0.0.1:<port> (POSTGRES_PORT),
-                    data in <dir> (created when empty; without --data a temporary folder, removed at exit)
+                    data in <dir> (created when empty; removed at exit with --temporary; without
+                    --data a temporary folder)
         """;
 
     public int? Port { get; init; }
@@ -23,6 +24,7 @@ internal sealed record ServerArguments
     public int Partitions { get; init; } = 4;
     public IReadOnlyList<string> Topics { get; init; } = [];
     public string? DataDirectory { get; init; }
+    public bool Temporary { get; init; }
 
     public static ServerArguments Parse(IReadOnlyList<string> args)
     {
@@ -41,6 +43,7 @@ internal sealed record ServerArguments
                 "--partitions" => parsed with { Partitions = Number(args, ref i, 1, 1000) },
                 "--data" => parsed with { DataDirectory = Path.GetFullPath(Value(args, ref i)) },
                 "--topic" => parsed with { Topics = [.. parsed.Topics, Value(args, ref i)] },
+                "--temporary" => parsed with { Temporary = true },
                 var unknown => throw new ServerArgumentException($"unknown option '{unknown}'\n\n{Usage}"),
             };
         }

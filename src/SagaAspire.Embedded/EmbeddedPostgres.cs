@@ -13,6 +13,9 @@ public sealed record EmbeddedPostgresOptions
     /// <summary>Data directory; created and initialised when empty. Null: a temporary directory removed on dispose.</summary>
     public string? DataDirectory { get; init; }
 
+    /// <summary>Remove <see cref="DataDirectory"/> on dispose, as a directory of our own choosing always is.</summary>
+    public bool RemoveDataOnDispose { get; init; }
+
     /// <summary>TCP port on 127.0.0.1; 0 picks a free one.</summary>
     public int Port { get; init; }
 
@@ -64,7 +67,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     {
         options ??= new EmbeddedPostgresOptions();
         var bin = FindBinaries(options.BinDirectory);
-        var temporary = options.DataDirectory is null;
+        var temporary = options.DataDirectory is null || options.RemoveDataOnDispose;
         var dataDirectory = Path.GetFullPath(options.DataDirectory ?? Path.Combine(Path.GetTempPath(), $"sagaaspire-pg-{Guid.NewGuid():N}"));
         var server = new EmbeddedPostgres(options, bin, dataDirectory, temporary);
         try
@@ -190,6 +193,24 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         await WaitUntilAcceptingAsync(server, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Whether the server of <paramref name="dataDirectory"/> says it accepts connections: the status
+    /// line of its postmaster.pid, which is what <c>pg_ctl -w</c> waits for. Asking by connecting
+    /// instead makes a starting server log "FATAL: the database system is starting up" each time.
+    /// </summary>
+    public static bool IsReady(string dataDirectory)
+    {
+        try
+        {
+            var lines = File.ReadAllLines(Path.Combine(dataDirectory, "postmaster.pid"));
+            return lines.Length > 7 && lines[7].Trim() == "ready";
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false; // not started, or just gone
+        }
+    }
+
     private async Task WaitUntilAcceptingAsync(Process server, CancellationToken cancellationToken)
     {
         var deadline = Stopwatch.StartNew();
@@ -198,6 +219,11 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         {
             if (server.HasExited)
                 throw new InvalidOperationException($"PostgreSQL exited during start-up (exit {server.ExitCode}) on port {Port}:\n{RecentLog()}");
+            if (!IsReady(DataDirectory) && deadline.Elapsed < _options.StartTimeout)
+            {
+                await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
             try
             {
                 await using var connection = new NpgsqlConnection(builder.ConnectionString);
