@@ -1,4 +1,5 @@
 using System.Net.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json;
 using SagaAspire.Scenarios;
 
@@ -63,6 +64,7 @@ public sealed class AppHostFixture : IAsyncLifetime, ISagaHost
             _clients[service] = client;
         }
         StartDuration = clock.Elapsed;
+        StartupLogs = await ReadLogsAsync();
         Saga = new SagaClient(this);
         DashboardLogin = await App.GetDashboardUrlAsync(timeout.Token);
         Dashboard = await DashboardTelemetry.ConnectAsync(DashboardLogin, timeout.Token);
@@ -70,9 +72,47 @@ public sealed class AppHostFixture : IAsyncLifetime, ISagaHost
 
     public HttpClient Client(string service) => _clients[service];
 
+    /// <summary>Every line each resource wrote until the system was up (its console log in the dashboard).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> StartupLogs { get; private set; } = new Dictionary<string, IReadOnlyList<string>>();
+
     /// <summary>The current state of a resource that runs once, as the dashboard shows it (its instance id among it).</summary>
     public Task<ResourceEvent> StateAsync(string resource, CancellationToken cancellationToken = default) =>
         App.ResourceNotifications.WaitForResourceAsync(resource, _ => true, cancellationToken);
+
+    /// <summary>The process id of a resource that runs once.</summary>
+    public async Task<int> ProcessIdAsync(string resource) =>
+        int.Parse((await StateAsync(resource)).Snapshot.Properties.Single(p => p.Name == "executable.pid").Value!.ToString()!, System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Kills a service's process (kill -9), found from Aspire, and waits until Aspire sees it gone; it stays down.</summary>
+    public async Task KillAsync(string resource)
+    {
+        System.Diagnostics.Process.GetProcessById(await ProcessIdAsync(resource)).Kill();
+        await App.ResourceNotifications.WaitForResourceAsync(resource, e => e.Snapshot.State?.Text != KnownResourceStates.Running);
+    }
+
+    /// <summary>Starts a stopped or killed resource again through Aspire, and waits until it is healthy.</summary>
+    public async Task StartAsync(string resource)
+    {
+        var started = await App.ResourceCommands.ExecuteCommandAsync((await StateAsync(resource)).ResourceId, KnownResourceCommands.StartCommand);
+        started.Success.ShouldBeTrue(started.Message);
+        await App.ResourceNotifications.WaitForResourceHealthyAsync(resource);
+    }
+
+    /// <summary>Whether a resource is running now.</summary>
+    public async Task<bool> IsRunningAsync(string resource) => (await StateAsync(resource)).Snapshot.State?.Text == KnownResourceStates.Running;
+
+    private async Task<Dictionary<string, IReadOnlyList<string>>> ReadLogsAsync()
+    {
+        var logs = App.Services.GetRequiredService<ResourceLoggerService>();
+        var lines = new Dictionary<string, IReadOnlyList<string>>();
+        foreach (var resource in App.Services.GetRequiredService<DistributedApplicationModel>().Resources)
+        {
+            var all = new List<string>();
+            await foreach (var batch in logs.GetAllAsync(resource)) all.AddRange(batch.Select(l => l.Content));
+            lines[resource.Name] = all;
+        }
+        return lines;
+    }
 
     async Task IAsyncLifetime.DisposeAsync() => await DisposeAsync();
 

@@ -6,16 +6,16 @@ using static Microsoft.Playwright.Assertions;
 namespace SagaAspire.AppHost.Tests;
 
 /// <summary>
-/// The Aspire dashboard and the Saga Explorer in a real headless Chromium, on the system the
-/// AppHost runs. Screenshots go to artifacts/test-results/dashboard and .../explorer.
+/// The Aspire dashboard in a real headless Chromium, on the system the AppHost runs.
+/// Screenshots go to artifacts/test-results/dashboard.
 /// </summary>
 [Collection(AppHostCollection.Name)]
-public sealed class the_dashboard_and_the_saga_explorer(AppHostFixture system, HeadlessBrowser browser) : IClassFixture<HeadlessBrowser>
+public sealed class the_dashboard(AppHostFixture system, HeadlessBrowser browser) : IClassFixture<HeadlessBrowser>
 {
     private static readonly string[] Resources = ["kafka", "postgres", "orders-db", "orchestrator-db", "inventory-db", "payment-db", "order", "orchestrator", "inventory", "payment"];
 
     [Fact]
-    public async Task the_dashboard_shows_every_resource_running_and_healthy()
+    public async Task shows_every_resource_running_and_healthy()
     {
         await using var dashboard = await OpenDashboardAsync("/");
         await dashboard.RunAsync("resources", async tab =>
@@ -31,7 +31,7 @@ public sealed class the_dashboard_and_the_saga_explorer(AppHostFixture system, H
     }
 
     [Fact]
-    public async Task the_dashboard_draws_a_declined_sagas_trace_with_its_compensation()
+    public async Task draws_a_declined_sagas_trace_with_its_compensation()
     {
         var accepted = await system.Saga.PlaceAsync(SagaClient.Order("ABC", quantity: 2, customerId: "declined-dashboard"));
         (await system.Saga.WaitForOutcomeAsync(accepted.GetProperty("orderId").GetString()!)).GetProperty("status").GetString().ShouldBe("Rejected");
@@ -49,35 +49,6 @@ public sealed class the_dashboard_and_the_saga_explorer(AppHostFixture system, H
             await Expect(page.GetByText("MSG kafka inventory.commands", new() { Exact = true })).ToHaveCountAsync(4);
             await Expect(page.GetByText("MSG kafka payments.commands", new() { Exact = true })).ToHaveCountAsync(2);
             await tab.ScreenshotAsync("declined-trace", fullPage: false);
-        });
-    }
-
-    [Fact]
-    public async Task the_explorer_draws_the_trace_from_the_dashboard_and_links_to_it()
-    {
-        var accepted = await system.Saga.PlaceAsync(SagaClient.Order("ABC", customerId: "declined-explorer-apphost"));
-        var sagaId = accepted.GetProperty("sagaId").GetString()!;
-        var traceId = accepted.GetProperty("traceId").GetString()!;
-
-        await using var explorer = await browser.OpenExplorerAsync(system.Client("orchestrator").BaseAddress!.ToString());
-        await explorer.RunAsync("declined-saga-apphost", async tab =>
-        {
-            var page = tab.Page;
-            await page.GotoAsync($"/explorer/#/sagas/{sagaId}");
-            await Expect(page.Locator("#saga-status")).ToHaveTextAsync("Failed");
-            await Expect(page.Locator(".step[data-step='inventory']")).ToHaveAttributeAsync("data-status", "Compensated");
-            await Expect(page.Locator(".step[data-step='payment']")).ToHaveAttributeAsync("data-status", "Failed");
-
-            var waterfall = page.Locator("#waterfall");
-            await Expect(waterfall.Locator(".row[data-name='POST /orders']")).ToHaveCountAsync(1);
-            foreach (var service in AppHostFixture.Services)
-                await Expect(waterfall.Locator($".row[data-service='{service}']").First).ToBeVisibleAsync();
-            await Expect(waterfall.Locator(".row.compensation[data-service='inventory'][data-name='process inventory.commands']")).ToHaveCountAsync(1);
-            await Expect(waterfall.Locator(".row:not(.compensation)[data-service='payment'][data-name='process payments.commands']")).ToHaveCountAsync(1);
-
-            var dashboard = system.DashboardLogin.GetLeftPart(UriPartial.Authority);
-            await Expect(page.Locator("#dashboard-link")).ToHaveAttributeAsync("href", $"{dashboard}/traces/detail/{traceId}");
-            await tab.ScreenshotAsync("declined-saga-apphost");
         });
     }
 

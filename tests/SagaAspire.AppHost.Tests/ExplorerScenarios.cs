@@ -3,11 +3,11 @@ using Microsoft.Playwright;
 using SagaAspire.Scenarios;
 using static Microsoft.Playwright.Assertions;
 
-namespace SagaAspire.EndToEnd.Tests;
+namespace SagaAspire.AppHost.Tests;
 
-/// <summary>The Saga Explorer in a real headless Chromium, against the whole system.</summary>
-[Collection(SagaSystemCollection.Name)]
-public sealed partial class the_saga_explorer(SagaSystemFixture system, HeadlessBrowser browser) : IClassFixture<HeadlessBrowser>
+/// <summary>The Saga Explorer in a real headless Chromium, against the whole system the AppHost runs.</summary>
+[Collection(AppHostCollection.Name)]
+public sealed partial class the_saga_explorer(AppHostFixture system, HeadlessBrowser browser) : IClassFixture<HeadlessBrowser>
 {
     private static readonly string[] Services = ["order", "orchestrator", "inventory", "payment"];
 
@@ -70,10 +70,15 @@ public sealed partial class the_saga_explorer(SagaSystemFixture system, Headless
         await Expect(compensation.Filter(new() { HasText = "compensated" }).First).ToContainTextAsync("inventory");
 
         // In the trace, the release and everything after it are marked as compensation.
+        // The trace, read from the dashboard: the release and everything after it are marked as compensation.
         var waterfall = page.Locator("#waterfall");
+        foreach (var service in Services)
+            await Expect(waterfall.Locator($".row[data-service='{service}']").First).ToBeVisibleAsync();
         await Expect(waterfall.Locator(".row.compensation[data-service='inventory'][data-name='process inventory.commands']")).ToHaveCountAsync(1);
         await Expect(waterfall.Locator(".row.compensation[data-name='publish orchestrator.events']")).ToHaveCountAsync(1);
         await Expect(waterfall.Locator(".row:not(.compensation)[data-service='payment'][data-name='process payments.commands']")).ToHaveCountAsync(1);
+        var dashboard = system.DashboardLogin.GetLeftPart(UriPartial.Authority);
+        await Expect(page.Locator("#dashboard-link")).ToHaveAttributeAsync("href", $"{dashboard}/traces/detail/{accepted.GetProperty("traceId").GetString()}");
         await explorer.ScreenshotAsync("declined-saga");
     });
 
@@ -82,8 +87,7 @@ public sealed partial class the_saga_explorer(SagaSystemFixture system, Headless
     {
         var page = explorer.Page;
         page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
-        var payment = system.System.Service("payment");
-        await payment.StopAsync(kill: true);
+        await system.KillAsync("payment");
         try
         {
             var accepted = await system.Saga.PlaceAsync(SagaClient.Order("ABC", customerId: "c-explorer-cancel"));
@@ -97,13 +101,18 @@ public sealed partial class the_saga_explorer(SagaSystemFixture system, Headless
             await Expect(page.Locator("#action-result")).ToContainTextAsync("API key required");
             await Expect(page.Locator("#saga-status")).ToHaveTextAsync("Running");
 
-            await page.Locator("#api-key").FillAsync(SagaSystemFixture.OperatorKey);
+            // The key typed in must survive the page's updates: the waiting saga's timeline grows
+            // (a payment resend) before the click.
+            var rows = await page.Locator("#timeline tbody tr").CountAsync();
+            await page.Locator("#api-key").FillAsync(AppHostFixture.OperatorKey);
+            await Expect(page.Locator("#timeline tbody tr")).Not.ToHaveCountAsync(rows);
+            await Expect(page.Locator("#api-key")).ToHaveValueAsync(AppHostFixture.OperatorKey);
             await page.Locator("#cancel").ClickAsync();
             await Expect(page.Locator("#action-result")).ToContainTextAsync("Cancel accepted");
             await Expect(page.Locator("#saga-status")).ToHaveTextAsync("Compensating");
 
             // The payment's outcome is unknown, so it is refunded as well: that needs the service back.
-            await payment.StartAsync();
+            await system.StartAsync("payment");
             await Expect(page.Locator("#saga-status")).ToHaveTextAsync("Cancelled", new() { Timeout = 90_000 });
             await Expect(page.Locator(".step[data-step='inventory']")).ToHaveAttributeAsync("data-status", "Compensated");
             await Expect(page.Locator("#timeline tr[data-outcome='cancelled']").First).ToContainTextAsync("cancelled by an operator");
@@ -112,7 +121,7 @@ public sealed partial class the_saga_explorer(SagaSystemFixture system, Headless
         }
         finally
         {
-            if (!payment.IsRunning) await payment.StartAsync();
+            if (!await system.IsRunningAsync("payment")) await system.StartAsync("payment");
         }
     });
 
@@ -125,7 +134,7 @@ public sealed partial class the_saga_explorer(SagaSystemFixture system, Headless
 
     private async Task WithExplorerAsync(string name, Func<BrowserPage, Task> scenario)
     {
-        await using var explorer = await browser.OpenExplorerAsync(system.System.Service("orchestrator").Url);
+        await using var explorer = await browser.OpenExplorerAsync(system.Client("orchestrator").BaseAddress!.ToString());
         await explorer.RunAsync(name, scenario);
     }
 }

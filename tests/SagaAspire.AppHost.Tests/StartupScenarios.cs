@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Reflection;
-using SagaAspire.DevHost;
+using SagaAspire.Scenarios;
 
-namespace SagaAspire.EndToEnd.Tests;
+namespace SagaAspire.AppHost.Tests;
 
 /// <summary>A service started by hand, the way a user might before reading the README.</summary>
 public sealed class a_service_started_without_its_settings
@@ -15,7 +15,7 @@ public sealed class a_service_started_without_its_settings
         var configuration = typeof(a_service_started_without_its_settings).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
         var start = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { Path.Combine(SagaSystem.FindRepositoryRoot(), "services", service, "bin", configuration, "net10.0", assembly + ".dll") },
+            ArgumentList = { Path.Combine(Repository.Root, "services", service, "bin", configuration, "net10.0", assembly + ".dll") },
             RedirectStandardError = true,
             RedirectStandardOutput = true,
         };
@@ -36,15 +36,30 @@ public sealed class a_service_started_without_its_settings
     }
 }
 
-/// <summary>The whole system on a fresh database, as the DevHost starts it the first time.</summary>
-[Collection(SagaSystemCollection.Name)]
-public sealed class a_fresh_system_on_the_devhost(SagaSystemFixture host)
+/// <summary>The whole system on fresh databases, as the AppHost starts it the first time.</summary>
+[Collection(AppHostCollection.Name)]
+public sealed class a_fresh_system(AppHostFixture host)
 {
+    [Fact]
+    public void starts_without_an_error_in_any_log()
+    {
+        host.StartupLogs.Keys.ShouldContain("postgres");
+        foreach (var service in AppHostFixture.Services) host.StartupLogs[service].ShouldNotBeEmpty($"{service} wrote its console log");
+        // fail:/crit: are .NET's console formatter's error levels; ERROR:/FATAL: PostgreSQL's.
+        var errors = host.StartupLogs.SelectMany(log => log.Value.Where(IsError).Select(line => $"{log.Key}: {line}")).ToList();
+        errors.ShouldBeEmpty();
+    }
+
     [Fact]
     public void uses_no_table_before_its_migrations_created_it()
     {
         // The background work of a service (re-sending pending orders, saga timeouts) starts
         // after its schema; PostgreSQL's "relation does not exist" (42P01) would say it did not.
-        host.ServiceOutput.Where(o => o.Line.Contains("42P01", StringComparison.Ordinal)).ShouldBeEmpty();
+        host.StartupLogs.SelectMany(log => log.Value).Where(line => line.Contains("42P01", StringComparison.Ordinal)).ShouldBeEmpty();
     }
+
+    private static bool IsError(string line) =>
+        line.Contains("fail:", StringComparison.Ordinal) || line.Contains("crit:", StringComparison.Ordinal)
+        || line.Contains("ERROR:", StringComparison.Ordinal) || line.Contains("FATAL:", StringComparison.Ordinal)
+        || line.Contains("Unhandled exception", StringComparison.Ordinal);
 }
