@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
 using SagaAspire.Deployment.Tests.Kustomize;
 
 namespace SagaAspire.Deployment.Tests;
@@ -32,26 +31,4 @@ public sealed class the_container_images
         images.Keys.ShouldBe(Services.All.Select(s => s.Name), ignoreOrder: true);
         foreach (var service in Services.All) images[service.Name].ShouldBe(ContainerSettings.Of(service.Name).Repository);
     }
-}
-
-public sealed partial class the_apphost
-{
-    [Fact]
-    public void names_the_services_and_their_databases_as_the_manifests_do()
-    {
-        var appHost = Repository.Read("SagaAspire.AppHost", "AppHost.cs");
-        AddProject().Matches(appHost).Select(m => m.Groups["name"].Value)
-            .ShouldBe(Services.All.Select(s => s.Name), ignoreOrder: true);
-        ConnectionName().Matches(appHost).Select(m => m.Groups["name"].Value)
-            .ShouldBe(Services.All.Select(s => s.Database), ignoreOrder: true);
-        foreach (var overlay in Overlays.Names)
-            Overlays.Render(overlay).OfKind("Deployment").Select(d => d.Name)
-                .ShouldBe([.. Services.All.Select(s => s.Name), .. overlay == "dev" ? new[] { "aspire-dashboard" } : []], ignoreOrder: true);
-    }
-
-    [GeneratedRegex("""AddSagaService<[^>]+>\("(?<name>[^"]+)"[,)]""")]
-    private static partial Regex AddProject();
-
-    [GeneratedRegex("""WithDatabase\(\w+,\s*"(?<name>[^"]+)"\)""")]
-    private static partial Regex ConnectionName();
 }
