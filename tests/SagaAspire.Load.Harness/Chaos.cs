@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Text;
 using Confluent.Kafka;
 using SagaAspire.Contracts;
-using SagaAspire.DevHost;
 using Npgsql;
 using SagaAspire.Messaging;
 
@@ -51,7 +50,6 @@ public sealed class ChaosAgent : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _tasks = [];
     private readonly ConcurrentQueue<FaultRecord> _faults = new();
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
     private readonly Random _random;
     private long _duplicated;
 
@@ -100,10 +98,6 @@ public sealed class ChaosAgent : IAsyncDisposable
         if (kinds.HasFlag(ChaosKinds.Loss)) faults.Add(LossAsync);
         if (faults.Count > 0 && hosted is null)
             throw new InvalidOperationException("kill, broker, postgres and loss faults need a system the harness started itself (not --target).");
-        if (kinds.HasFlag(ChaosKinds.Broker) && hosted?.EmbeddedKafka is null)
-            throw new InvalidOperationException("The broker fault needs the embedded broker.");
-        if (kinds.HasFlag(ChaosKinds.Postgres) && hosted?.EmbeddedPostgres is null)
-            throw new InvalidOperationException("The postgres fault needs the embedded PostgreSQL server.");
         if ((kinds.HasFlag(ChaosKinds.Duplicate) || kinds.HasFlag(ChaosKinds.Poison)) && _system.KafkaBootstrapServers is null)
             throw new InvalidOperationException("duplicate and poison need Kafka access (--kafka).");
 
@@ -123,10 +117,9 @@ public sealed class ChaosAgent : IAsyncDisposable
         await _stop.CancelAsync();
         await Task.WhenAll(_tasks);
         if (_system.Hosted is not { } hosted) return;
-        hosted.EmbeddedKafka?.SetBrokerUp(1, up: true);
-        if (hosted.EmbeddedPostgres is { IsRunning: false } postgres) await postgres.RestartAsync(cancellationToken);
-        foreach (var process in hosted.Processes.Where(p => !p.IsRunning)) await process.StartAsync();
-        await Task.WhenAll(hosted.Processes.Select(p => p.WaitHealthyAsync(_http, TimeSpan.FromSeconds(120), cancellationToken)));
+        if (_settings.Chaos.HasFlag(ChaosKinds.Broker)) await hosted.BrokerUpAsync();
+        if (!hosted.PostgresRunning) await hosted.StartPostgresAsync(TimeSpan.FromSeconds(120));
+        foreach (var instance in hosted.AllInstances().Where(i => !i.Running)) await hosted.StartAsync(instance, TimeSpan.FromSeconds(120));
     }
 
     private async Task FaultsAsync(List<Func<CancellationToken, Task>> faults, CancellationToken cancellationToken)
@@ -146,40 +139,49 @@ public sealed class ChaosAgent : IAsyncDisposable
 
     private async Task KillAsync(CancellationToken cancellationToken)
     {
-        var processes = _system.Hosted!.Processes;
-        var victim = processes[_random.Next(processes.Count)];
+        var hosted = _system.Hosted!;
+        var instances = hosted.AllInstances();
+        var victim = instances[_random.Next(instances.Count)];
         var at = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
-        _log($"chaos: kill -9 {victim.Label} (pid {victim.ProcessId})");
-        await victim.StopAsync(kill: true);
+        _log($"chaos: kill -9 {victim.Id} (pid {victim.ProcessId})");
+        await hosted.KillAsync(victim, CancellationToken.None);
         await Task.Delay(_settings.OutageLength, CancellationToken.None);
-        await victim.StartAsync();
-        try
+        await StartAgainAsync(hosted, [victim]);
+        _faults.Enqueue(new FaultRecord("kill", victim.Id, at, clock.Elapsed.TotalSeconds));
+        _log($"chaos: {victim.Id} healthy again after {clock.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    /// <summary>Starts killed instances again through Aspire; one that does not come back is logged (the invariants will tell).</summary>
+    private async Task StartAgainAsync(AppHostSystem hosted, IReadOnlyList<ServiceInstance> instances)
+    {
+        foreach (var instance in instances)
         {
-            await victim.WaitHealthyAsync(_http, TimeSpan.FromSeconds(120), CancellationToken.None);
+            try
+            {
+                await hosted.StartAsync(instance, TimeSpan.FromSeconds(120));
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException)
+            {
+                _log($"chaos: {instance.Id} did not come back: {ex.Message}");
+            }
         }
-        catch (DevHostException ex)
-        {
-            _log($"chaos: {victim.Label} did not come back: {ex.Message}");
-        }
-        _faults.Enqueue(new FaultRecord("kill", victim.Label, at, clock.Elapsed.TotalSeconds));
-        _log($"chaos: {victim.Label} healthy again after {clock.Elapsed.TotalSeconds:0.0} s");
     }
 
     private async Task BrokerOutageAsync(CancellationToken cancellationToken)
     {
-        var kafka = _system.Hosted!.EmbeddedKafka!;
+        var hosted = _system.Hosted!;
         var at = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
         _log("chaos: broker down");
-        kafka.SetBrokerUp(1, up: false);
+        await hosted.BrokerDownAsync();
         try
         {
             await Task.Delay(_settings.OutageLength, CancellationToken.None);
         }
         finally
         {
-            kafka.SetBrokerUp(1, up: true);
+            await hosted.BrokerUpAsync();
         }
         _faults.Enqueue(new FaultRecord("broker", "embedded broker", at, clock.Elapsed.TotalSeconds));
         _log("chaos: broker up");
@@ -187,13 +189,13 @@ public sealed class ChaosAgent : IAsyncDisposable
 
     private async Task PostgresRestartAsync(CancellationToken cancellationToken)
     {
-        var postgres = _system.Hosted!.EmbeddedPostgres!;
+        var hosted = _system.Hosted!;
         var at = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
         _log("chaos: PostgreSQL stops");
-        await postgres.StopAsync(CancellationToken.None);
+        await hosted.StopPostgresAsync(TimeSpan.FromSeconds(120));
         await Task.Delay(_settings.OutageLength, CancellationToken.None);
-        await postgres.RestartAsync(CancellationToken.None);
+        await hosted.StartPostgresAsync(TimeSpan.FromSeconds(120));
         _faults.Enqueue(new FaultRecord("postgres", "PostgreSQL server", at, clock.Elapsed.TotalSeconds));
         _log($"chaos: PostgreSQL up again after {clock.Elapsed.TotalSeconds:0.0} s");
     }
@@ -201,12 +203,12 @@ public sealed class ChaosAgent : IAsyncDisposable
     private async Task LossAsync(CancellationToken cancellationToken)
     {
         var hosted = _system.Hosted!;
-        var service = SagaSystem.Services[_random.Next(SagaSystem.Services.Length)];
-        var victims = hosted.Replicas(service.Name).ToList();
+        var service = AppHostSystem.Services[_random.Next(AppHostSystem.Services.Length)];
+        var victims = hosted.Instances(service.Name);
         var at = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
-        _log($"chaos: loss: kill -9 {string.Join(", ", victims.Select(v => v.Label))}; every message in flight to and from {service.Name} is lost");
-        foreach (var victim in victims) await victim.StopAsync(kill: true);
+        _log($"chaos: loss: kill -9 {string.Join(", ", victims.Select(v => v.Id))}; every message in flight to and from {service.Name} is lost");
+        foreach (var victim in victims) await hosted.KillAsync(victim, CancellationToken.None);
         // What the others send it meanwhile is in flight too.
         await Task.Delay(_settings.OutageLength, CancellationToken.None);
 
@@ -220,15 +222,7 @@ public sealed class ChaosAgent : IAsyncDisposable
             _log($"chaos: loss: {service.Name} skips {skipped} unprocessed messages; {deleted} unpublished messages deleted from its outbox");
         }
 
-        foreach (var victim in victims) await victim.StartAsync();
-        try
-        {
-            await Task.WhenAll(victims.Select(v => v.WaitHealthyAsync(_http, TimeSpan.FromSeconds(120), CancellationToken.None)));
-        }
-        catch (DevHostException ex)
-        {
-            _log($"chaos: {service.Name} did not come back: {ex.Message}");
-        }
+        await StartAgainAsync(hosted, victims);
         _faults.Enqueue(new FaultRecord("loss", service.Name, at, clock.Elapsed.TotalSeconds));
         _log($"chaos: {service.Name} healthy again after {clock.Elapsed.TotalSeconds:0.0} s");
     }
@@ -409,7 +403,6 @@ public sealed class ChaosAgent : IAsyncDisposable
         if (!_stop.IsCancellationRequested) await _stop.CancelAsync();
         await Task.WhenAll(_tasks);
         _stop.Dispose();
-        _http.Dispose();
     }
 }
 

@@ -11,7 +11,8 @@ public sealed record CpuShare(string Part, double Seconds, double IdleCores, dou
 /// <summary>
 /// CPU time of each process of a harness-started system, read from <c>/proc</c> (Linux): the
 /// service processes, the PostgreSQL server (the postmaster with every backend, live or ended),
-/// and the harness itself (which hosts the embedded broker). CPU seconds per saga do not depend
+/// the embedded broker, the dashboard, DCP (Aspire's orchestrator), and the harness itself
+/// (which hosts the AppHost). CPU seconds per saga do not depend
 /// on what else the machine is doing, so they say where the cost is even on a busy machine; the
 /// cores divided by the total give the rate the machine could reach were it ours alone.
 /// </summary>
@@ -60,9 +61,13 @@ public sealed class CpuMeter
     {
         var sample = new Dictionary<string, double>();
         if (!IsAvailable || _system.Hosted is not { } hosted) return sample;
-        foreach (var process in hosted.Processes)
-            if (process.ProcessId is { } pid && Read(pid) is { } times) sample[$"{process.Label}#{pid.ToString(CultureInfo.InvariantCulture)}"] = times.Own;
-        if (hosted.EmbeddedPostgres is { } postgres && PostmasterPid(postgres.DataDirectory) is { } postmaster && Read(postmaster) is { } server)
+        var instances = hosted.AllInstances();
+        foreach (var instance in instances)
+            if (instance.ProcessId is { } pid && Read(pid) is { } times)
+                sample[$"{(instances.Count(i => i.Service == instance.Service) == 1 ? instance.Service : instance.Id)}#{pid.ToString(CultureInfo.InvariantCulture)}"] = times.Own;
+        foreach (var (part, pids) in hosted.InfrastructureProcesses())
+            sample[$"{part}#{string.Join('+', pids.Select(p => p.ToString(CultureInfo.InvariantCulture)))}"] = pids.Sum(p => Read(p)?.Own ?? 0);
+        if (PostmasterPid(hosted.DataDirectory) is { } postmaster && Read(postmaster) is { } server)
         {
             // Ended backends are in the postmaster's children time; live ones are counted one by one.
             var total = server.Own + server.Children;
@@ -73,7 +78,7 @@ public sealed class CpuMeter
             }
             sample[$"PostgreSQL#{postmaster.ToString(CultureInfo.InvariantCulture)}"] = total;
         }
-        if (Read(Environment.ProcessId) is { } self) sample[$"harness + embedded broker#{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}"] = self.Own;
+        if (Read(Environment.ProcessId) is { } self) sample[$"harness + AppHost#{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}"] = self.Own;
         return sample;
     }
 

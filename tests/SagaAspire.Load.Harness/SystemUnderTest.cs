@@ -1,6 +1,5 @@
 using System.Globalization;
 using Npgsql;
-using SagaAspire.DevHost;
 
 namespace SagaAspire.Load;
 
@@ -22,7 +21,7 @@ public sealed class SystemUnderTest : IAsyncDisposable
 
     private readonly bool _owned;
 
-    private SystemUnderTest(IReadOnlyList<Uri> orderUrls, IReadOnlyDictionary<string, string> databases, string? kafka, SagaSystem? hosted, bool owned)
+    private SystemUnderTest(IReadOnlyList<Uri> orderUrls, IReadOnlyDictionary<string, string> databases, string? kafka, AppHostSystem? hosted, bool owned)
     {
         OrderUrls = orderUrls;
         Databases = databases;
@@ -39,9 +38,9 @@ public sealed class SystemUnderTest : IAsyncDisposable
     public string? KafkaBootstrapServers { get; }
 
     /// <summary>The system the harness started, with the processes and infrastructure chaos acts on; null for a target.</summary>
-    public SagaSystem? Hosted { get; }
+    public AppHostSystem? Hosted { get; }
 
-    /// <summary>The settings every service gets in a harness-started system, beyond the DevHost's own.</summary>
+    /// <summary>The settings every service gets in a harness-started system, beyond the AppHost's own.</summary>
     public static Dictionary<string, string?> ServiceSettings(IReadOnlyDictionary<string, string?>? extra = null)
     {
         var settings = new Dictionary<string, string?>
@@ -62,23 +61,25 @@ public sealed class SystemUnderTest : IAsyncDisposable
         return settings;
     }
 
-    /// <summary>Starts the whole system through the DevHost, with the load's products in the catalog.</summary>
-    public static async Task<SystemUnderTest> StartAsync(SagaSystemOptions options, Action<string>? progress = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Starts the whole system through the AppHost, with the load's products in the catalog. The
+    /// order service's replicas share one address (Aspire's proxy spreads the connections).
+    /// </summary>
+    public static async Task<SystemUnderTest> StartAsync(AppHostSystemOptions options, Action<string>? progress = null, CancellationToken cancellationToken = default)
     {
         var settings = ServiceSettings(options.Settings);
-        var system = await SagaSystem.StartAsync(options with { Settings = settings }, progress, cancellationToken);
-        var orderUrls = system.Replicas("order").Select(p => new Uri(p.Url)).ToList();
-        return new SystemUnderTest(orderUrls, system.DatabaseConnectionStrings, system.KafkaBootstrapServers, system, owned: true);
+        var system = await AppHostSystem.StartAsync(options with { Settings = settings }, progress, cancellationToken);
+        return new SystemUnderTest([system.OrderUrl], system.DatabaseConnectionStrings, system.KafkaBootstrapServers, system, owned: true);
     }
 
     /// <summary>
     /// A system running elsewhere: its order API, and optionally its PostgreSQL server (databases
-    /// orders, orchestrator, inventory and payment, as both hosts name them) and Kafka, which the
+    /// orders, orchestrator, inventory and payment, as the AppHost names them) and Kafka, which the
     /// invariants and the message faults need. The load's products are added to its catalog.
     /// </summary>
     public static async Task<SystemUnderTest> TargetAsync(Uri orderUrl, string postgresConnectionString, string? kafka, CancellationToken cancellationToken = default)
     {
-        var databases = SagaSystem.Services.ToDictionary(s => s.Database,
+        var databases = AppHostSystem.Services.ToDictionary(s => s.Database,
             s => new NpgsqlConnectionStringBuilder(postgresConnectionString) { Database = s.Database }.ConnectionString);
         await using (var connection = new NpgsqlConnection(databases["inventory"]))
         {

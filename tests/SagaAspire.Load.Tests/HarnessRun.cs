@@ -1,11 +1,9 @@
-using System.Reflection;
-using SagaAspire.DevHost;
 
 namespace SagaAspire.Load.Tests;
 
 /// <summary>
 /// One load run through the same harness as the load tool, shared by a test class: the whole
-/// system as processes, the run with its faults, then every invariant. No figure is judged: the
+/// system through the AppHost, the run with its faults, then every invariant. No figure is judged: the
 /// bounds are there only so that a broken system fails instead of hanging.
 /// </summary>
 public abstract class HarnessRun(LoadSettings settings, IReadOnlyDictionary<string, string?> serviceSettings) : IAsyncLifetime
@@ -16,11 +14,7 @@ public abstract class HarnessRun(LoadSettings settings, IReadOnlyDictionary<stri
 
     public async Task InitializeAsync()
     {
-        System = await SystemUnderTest.StartAsync(new SagaSystemOptions
-        {
-            Configuration = GetType().Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug",
-            Settings = new Dictionary<string, string?>(serviceSettings),
-        }, Remember);
+        System = await SystemUnderTest.StartAsync(new AppHostSystemOptions { Settings = new Dictionary<string, string?>(serviceSettings) }, Remember);
         using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(5));
         Report = await LoadRun.ExecuteAsync(System, settings, Remember, cancellationToken: bound.Token);
         Remember(Report.Summary());

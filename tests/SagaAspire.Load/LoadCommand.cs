@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
-using SagaAspire.DevHost;
 
 namespace SagaAspire.Load;
 
@@ -27,7 +26,7 @@ internal static class LoadCommand
           --outage 3s            how long a killed service, the broker or PostgreSQL stays down
           --poison-rate 2        malformed messages per second
           --recovery-timeout 180s  bound on the time every saga takes to finish after the load
-        System (default: start one here through the DevHost)
+        System (default: start one here through the AppHost, embedded infrastructure, dashboard on)
           --replicas N | service=N[,service=N]   processes per service
           --partitions N      partitions per topic (default 4)
           --set Key=Value     an extra setting for every service (repeatable), e.g. --set Orchestrator__StepTimeout=00:00:05
@@ -78,10 +77,9 @@ internal static class LoadCommand
         {
             var configuration = typeof(LoadCommand).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
             var serviceLog = parsed.ServiceLog is { } path ? TextWriter.Synchronized(new StreamWriter(path) { AutoFlush = true }) : null;
-            system = await SystemUnderTest.StartAsync(new SagaSystemOptions
+            system = await SystemUnderTest.StartAsync(new AppHostSystemOptions
             {
                 Output = serviceLog is null ? null : (service, line) => serviceLog.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {service}: {line}"),
-                Configuration = configuration,
                 Replicas = parsed.Replicas,
                 Partitions = parsed.Partitions,
                 Settings = parsed.Settings,
@@ -175,13 +173,13 @@ internal static class LoadCommand
     private static Dictionary<string, int> ParseReplicas(string text)
     {
         if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var all))
-            return SagaSystem.Services.ToDictionary(s => s.Name, _ => all);
+            return AppHostSystem.Services.ToDictionary(s => s.Name, _ => all);
         var replicas = new Dictionary<string, int>();
         foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var pair = part.Split('=', 2);
-            if (pair.Length != 2 || !SagaSystem.Services.Any(s => s.Name == pair[0]) || !int.TryParse(pair[1], NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1)
-                throw new FormatException($"'{part}' is not service=count (services: {string.Join(", ", SagaSystem.Services.Select(s => s.Name))}).");
+            if (pair.Length != 2 || !AppHostSystem.Services.Any(s => s.Name == pair[0]) || !int.TryParse(pair[1], NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1)
+                throw new FormatException($"'{part}' is not service=count (services: {string.Join(", ", AppHostSystem.Services.Select(s => s.Name))}).");
             replicas[pair[0]] = n;
         }
         return replicas;
