@@ -7,14 +7,6 @@ namespace SagaAspire.Embedded.Server;
 /// </summary>
 internal static class PostgresServer
 {
-    /// <summary>
-    /// Set once a stop is asked for: from then on nothing more is written to standard output. A
-    /// host that is stopping a process may stop reading its output (DCP does); a write to the full
-    /// pipe would block, the server's log lines would back up behind it, and the server could not
-    /// exit (a stop took 4 s instead of under one, and longer under load).
-    /// </summary>
-    private static volatile bool _stopping;
-
     public static async Task<int> RunAsync(ServerArguments arguments)
     {
         var port = arguments.RequiredPort("--port", "POSTGRES_PORT", arguments.Port);
@@ -22,7 +14,6 @@ internal static class PostgresServer
         void Stop(System.Runtime.InteropServices.PosixSignalContext context)
         {
             context.Cancel = true;
-            _stopping = true;
             stop.Cancel();
         }
         using var onTerminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Stop);
@@ -47,12 +38,11 @@ internal static class PostgresServer
             Say($"PostgreSQL exited on its own (exit code {await exited})");
             return 1;
         }
-        await server.StopAsync(CancellationToken.None); // a fast shutdown
+        Say("Stopping PostgreSQL (fast shutdown) ...");
+        await server.StopAsync(CancellationToken.None);
+        Say("PostgreSQL stopped");
         return 0;
     }
 
-    private static void Say(string line)
-    {
-        if (!_stopping) Console.Out.WriteLine(line);
-    }
+    private static void Say(string line) => Console.Out.WriteLine(line);
 }
