@@ -57,7 +57,7 @@ public static class ConnectionStrings
         if (string.IsNullOrWhiteSpace(value))
             throw new ConfigurationErrorException(
                 $"Missing setting {Setting(name)} (environment variable ConnectionStrings__{name}). " +
-                $"Set it, for example to '{example}', or start the service through the DevHost or the Aspire AppHost, which set it for you.");
+                $"Set it, for example to '{example}', or start the system through the Aspire AppHost (./build.sh run), which sets it for you.");
         return value;
     }
 

@@ -20,7 +20,7 @@ public static class SagaServiceBuilderExtensions
             .WithKillCommand();
         if (settings.Infrastructure == Infrastructure.Embedded)
         {
-            // The embedded broker, as the DevHost sets it up: fetches polled every 5 ms, and a
+            // The embedded broker's settings for its clients: fetches polled every 5 ms, and a
             // consumer that died gives up its partitions after 6 s rather than 45.
             service.WithEnvironment("Kafka__Consumer__fetch.wait.max.ms", "5")
                 .WithEnvironment("Messaging__SessionTimeoutMs", "6000");

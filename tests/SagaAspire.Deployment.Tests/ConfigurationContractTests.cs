@@ -8,7 +8,7 @@ namespace SagaAspire.Deployment.Tests;
 
 /// <summary>
 /// The configuration contract (README, "Configuration contract"): in each overlay, each service's
-/// container gets what the Aspire AppHost and the DevHost give it, under the same names.
+/// container gets what the Aspire AppHost gives it, under the same names.
 /// </summary>
 public sealed partial class every_service_in_every_overlay
 {
@@ -42,7 +42,7 @@ public sealed partial class every_service_in_every_overlay
         listening.Success.ShouldBeTrue($"{overlay}/{service}: ASPNETCORE_URLS '{urls}' names no port");
         HttpPort(rendering.Container(service)).ShouldBe(listening.Groups["port"].Value, $"{overlay}/{service}: the container port named http is the one ASPNETCORE_URLS binds");
 
-        // Every service's address, as the AppHost and the DevHost give it; each one reaches that service.
+        // Every service's address (the AppHost gives those a service references); each one reaches that service.
         foreach (var other in Services.All)
         {
             var address = Required(environment, $"services__{other.Name}__http__0").Value!;

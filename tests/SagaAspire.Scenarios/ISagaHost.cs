@@ -1,8 +1,8 @@
 namespace SagaAspire.Scenarios;
 
 /// <summary>
-/// A running SagaAspire system, whichever host started it: the DevHost (processes on this
-/// machine) or the Aspire AppHost (containers, through Aspire.Hosting.Testing).
+/// A running SagaAspire system, started through the AppHost on whichever infrastructure: the
+/// embedded one, your own servers (existing), or containers.
 /// </summary>
 public interface ISagaHost : IAsyncDisposable
 {

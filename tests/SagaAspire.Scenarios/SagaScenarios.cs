@@ -5,8 +5,8 @@ using System.Text.Json;
 
 namespace SagaAspire.Scenarios;
 
-// Each scenario is an abstract class; each host's test project derives a concrete class per
-// scenario, so the same facts run on the DevHost and on the Aspire AppHost.
+// Each scenario is an abstract class; a test class derives a concrete one per system it runs
+// on, so the same facts hold wherever the AppHost runs the system.
 
 public abstract class an_order_whose_every_step_succeeds(SagaClient system)
 {

@@ -1,4 +1,4 @@
-using SagaAspire.OtlpReceiver;
+using SagaAspire.ServiceDefaults.Tests.Otlp;
 
 namespace SagaAspire.ServiceDefaults.Tests;
 

@@ -39,60 +39,53 @@ internal static partial class ExplorerEndpoints
     }
 
     internal static ExplorerConfig GetConfig(IOptions<ExplorerOptions> options, IConfiguration configuration, SagaDefinition<OrderPlaced> saga) => new(
-        options.Value.TraceStore is not null || options.Value.TelemetryApi is not null,
+        options.Value.TelemetryApi is not null,
         options.Value.DashboardUrl?.ToString().TrimEnd('/'),
         !string.IsNullOrEmpty(configuration[DeadLetterApi.ApiKeySetting]),
         [.. saga.Steps.Select(s => s.Name)],
         Enum.GetNames<SagaStatus>());
 
     /// <summary>
-    /// A saga's trace as a waterfall, from the Aspire dashboard's telemetry API (or the configured
-    /// trace store). The page asks again while spans are still arriving.
+    /// A saga's trace as a waterfall, from the Aspire dashboard's telemetry API. The page asks
+    /// again while spans are still arriving.
     /// </summary>
-    internal static async Task<Results<Ok<List<WaterfallSpan>>, ContentHttpResult, ProblemHttpResult>> GetTraceAsync(string traceId,
+    internal static async Task<Results<Ok<List<WaterfallSpan>>, ProblemHttpResult>> GetTraceAsync(string traceId,
         IOptions<ExplorerOptions> options, IHttpClientFactory clients, CancellationToken cancellationToken)
     {
         if (!TraceId().IsMatch(traceId))
             return TypedResults.Problem(title: "Invalid trace id", detail: "A trace id is 32 lowercase hexadecimal digits.", statusCode: StatusCodes.Status400BadRequest);
         var settings = options.Value;
-        var (address, source) = (settings.TraceStore, settings.TelemetryApi) switch
-        {
-            ({ } store, _) => (new Uri(store, $"traces/{traceId}"), "trace store"),
-            (null, { } dashboard) => (DashboardTraces.TraceAddress(dashboard, traceId), "Aspire dashboard"),
-            _ => (null, null),
-        };
-        if (address is null)
+        if (settings.TelemetryApi is not { } dashboard)
             return TypedResults.Problem(title: "No trace source", statusCode: StatusCodes.Status404NotFound,
                 detail: "The orchestrator knows no Aspire dashboard (Explorer:DashboardUrl), so it has no trace to draw. The AppHost sets it; elsewhere, point it at the dashboard that receives the services' telemetry.");
 
+        var address = DashboardTraces.TraceAddress(dashboard, traceId);
         using var request = new HttpRequestMessage(HttpMethod.Get, address);
-        if (settings.TraceStore is null && !string.IsNullOrEmpty(settings.DashboardApiKey)) request.Headers.Add("x-api-key", settings.DashboardApiKey);
+        if (!string.IsNullOrEmpty(settings.DashboardApiKey)) request.Headers.Add("x-api-key", settings.DashboardApiKey);
         try
         {
             using var response = await clients.CreateClient(TraceClient).SendAsync(request, cancellationToken);
             switch (response.StatusCode)
             {
                 case System.Net.HttpStatusCode.NotFound:
-                    return TraceNotFound(traceId, source!);
+                    return TraceNotFound(traceId);
                 case System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden:
                     return TypedResults.Problem(title: "Trace refused", statusCode: StatusCodes.Status502BadGateway,
-                        detail: $"The {source} at {address.GetLeftPart(UriPartial.Authority)} refused the orchestrator's key (Explorer:DashboardApiKey).");
+                        detail: $"The Aspire dashboard at {address.GetLeftPart(UriPartial.Authority)} refused the orchestrator's key (Explorer:DashboardApiKey).");
             }
             response.EnsureSuccessStatusCode();
-            if (settings.TraceStore is not null)
-                return TypedResults.Content(await response.Content.ReadAsStringAsync(cancellationToken), "application/json");
             using var answer = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
-            return DashboardTraces.Waterfall(answer.RootElement) is { Count: > 0 } spans ? TypedResults.Ok(spans) : TraceNotFound(traceId, source!);
+            return DashboardTraces.Waterfall(answer.RootElement) is { Count: > 0 } spans ? TypedResults.Ok(spans) : TraceNotFound(traceId);
         }
         catch (Exception ex) when (ex is HttpRequestException or JsonException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            return TypedResults.Problem(title: "Trace source unavailable", detail: $"The {source} at {address.GetLeftPart(UriPartial.Authority)} did not answer with a trace: {ex.Message}",
-                statusCode: StatusCodes.Status502BadGateway);
+            return TypedResults.Problem(title: "Trace source unavailable", statusCode: StatusCodes.Status502BadGateway,
+                detail: $"The Aspire dashboard at {address.GetLeftPart(UriPartial.Authority)} did not answer with a trace: {ex.Message}");
         }
     }
 
-    private static ProblemHttpResult TraceNotFound(string traceId, string source) =>
-        TypedResults.Problem(title: "Trace not found", detail: $"No span of trace {traceId} has reached the {source} (yet).", statusCode: StatusCodes.Status404NotFound);
+    private static ProblemHttpResult TraceNotFound(string traceId) =>
+        TypedResults.Problem(title: "Trace not found", detail: $"No span of trace {traceId} has reached the Aspire dashboard (yet).", statusCode: StatusCodes.Status404NotFound);
 
     private static IResult ServeAsset(string file, HttpContext context)
     {

@@ -21,11 +21,5 @@ public sealed class ExplorerOptions
     /// <summary>The dashboard telemetry API's key (sent as <c>x-api-key</c>); none for a dashboard whose API is unsecured.</summary>
     public string? DashboardApiKey { get; set; }
 
-    /// <summary>
-    /// A trace store answering <c>GET {TraceStore}/traces/{traceId}</c> with a waterfall (the
-    /// DevHost's OTLP receiver); asked instead of the dashboard when set.
-    /// </summary>
-    public Uri? TraceStore { get; set; }
-
     internal Uri? TelemetryApi => DashboardApiUrl ?? DashboardUrl;
 }

@@ -8,12 +8,14 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace SagaAspire.OtlpReceiver;
+namespace SagaAspire.ServiceDefaults.Tests.Otlp;
 
 /// <summary>
 /// Receives OTLP traces over http/protobuf (<c>POST /v1/traces</c>) and gRPC
 /// (<c>TraceService/Export</c>, HTTP/2 without TLS) on loopback and keeps the most recent spans in
-/// memory. Metrics and logs are accepted and dropped, so exporters never see errors.
+/// memory, so a test can see what a service exports over each protocol. Metrics and logs are
+/// accepted and dropped, so exporters never see errors. (The end-to-end tests read spans from
+/// the Aspire dashboard instead; this stays small so these tests need neither it nor a collector.)
 /// </summary>
 public sealed class OtlpTraceReceiver : IAsyncDisposable
 {
@@ -51,8 +53,6 @@ public sealed class OtlpTraceReceiver : IAsyncDisposable
         app.MapPost("/v1/metrics", Accept);
         app.MapPost("/v1/logs", Accept);
         app.MapPost(GrpcTracePath, receiver.ReceiveGrpcAsync);
-        app.MapGet("/traces/{traceId}", receiver.GetTrace);
-        app.MapGet("/traces", receiver.ListTraces);
         app.MapPost("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export", AcceptGrpc);
         app.MapPost("/opentelemetry.proto.collector.logs.v1.LogsService/Export", AcceptGrpc);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -78,33 +78,6 @@ public sealed class OtlpTraceReceiver : IAsyncDisposable
             await Task.Delay(50).ConfigureAwait(false);
         }
     }
-
-    /// <summary>A trace as a waterfall: its spans in start order, each with its depth below the root.</summary>
-    public IReadOnlyList<WaterfallSpan> Waterfall(string traceId)
-    {
-        var spans = Spans.Where(s => s.TraceId == traceId).ToList();
-        var byId = spans.ToDictionary(s => s.SpanId);
-        var start = spans.Count == 0 ? default : spans.Min(s => s.Start);
-        int Depth(ReceivedSpan span)
-        {
-            var depth = 0;
-            for (var current = span; current.ParentSpanId is { } parent && byId.TryGetValue(parent, out var next) && depth < 256; current = next) depth++;
-            return depth;
-        }
-        return [.. spans.OrderBy(s => s.Start).Select(s => new WaterfallSpan(s.ServiceName, s.Name, s.Kind.ToString(), s.SpanId, s.ParentSpanId,
-            Depth(s), (s.Start - start).TotalMilliseconds, s.Duration.TotalMilliseconds, s.Status.ToString(), s.Attributes, s.Start))];
-    }
-
-    private IResult GetTrace(string traceId) =>
-        Waterfall(traceId) is { Count: > 0 } spans
-            ? Results.Ok(spans)
-            : Results.Problem(title: "Trace not found", detail: $"No span of trace {traceId} has arrived (yet).", statusCode: StatusCodes.Status404NotFound);
-
-    /// <summary>The most recent traces: their root span and size.</summary>
-    private IResult ListTraces(int limit = 50) =>
-        Results.Ok(Spans.GroupBy(s => s.TraceId)
-            .Select(t => new { traceId = t.Key, root = t.FirstOrDefault(s => s.ParentSpanId is null)?.Name, spans = t.Count(), start = t.Min(s => s.Start), services = t.Select(s => s.ServiceName).Distinct() })
-            .OrderByDescending(t => t.start).Take(Math.Clamp(limit, 1, 500)));
 
     public async ValueTask DisposeAsync()
     {

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace SagaAspire.OtlpReceiver;
+namespace SagaAspire.ServiceDefaults.Tests.Otlp;
 
 /// <summary>
 /// Decodes an OTLP <c>ExportTraceServiceRequest</c> straight from the protobuf wire format. Only the

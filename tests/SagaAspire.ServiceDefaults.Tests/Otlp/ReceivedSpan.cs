@@ -1,4 +1,4 @@
-namespace SagaAspire.OtlpReceiver;
+namespace SagaAspire.ServiceDefaults.Tests.Otlp;
 
 /// <summary>One span as an OTLP exporter sent it, with the service that sent it.</summary>
 public sealed record ReceivedSpan(
@@ -38,7 +38,3 @@ public enum SpanStatus
     Ok = 1,
     Error = 2,
 }
-
-/// <summary>A span placed in its trace's waterfall: offset from the trace's start and depth below the root.</summary>
-public sealed record WaterfallSpan(string Service, string Name, string Kind, string SpanId, string? ParentSpanId, int Depth,
-    double OffsetMs, double DurationMs, string Status, IReadOnlyDictionary<string, object?> Attributes, DateTimeOffset Start);

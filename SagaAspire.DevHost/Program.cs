@@ -1,3 +1,0 @@
-using SagaAspire.DevHost;
-
-return await DevHostCommand.RunAsync(args);
