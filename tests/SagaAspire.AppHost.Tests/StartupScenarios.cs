@@ -38,11 +38,12 @@ public sealed class a_service_started_without_its_settings
 
 /// <summary>The whole system on fresh databases, as the AppHost starts it the first time.</summary>
 [Collection(AppHostCollection.Name)]
-public sealed class a_fresh_system(AppHostFixture host)
+public sealed class a_fresh_system(AppHostFixture host, Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
     public void starts_without_an_error_in_any_log()
     {
+        output.WriteLine($"The AppHost took {host.StartDuration.TotalSeconds:0.0} s from creating its builder to every service healthy.");
         host.StartupLogs.Keys.ShouldContain("postgres");
         foreach (var service in AppHostFixture.Services) host.StartupLogs[service].ShouldNotBeEmpty($"{service} wrote its console log");
         // fail:/crit: are .NET's console formatter's error levels; ERROR:/FATAL: PostgreSQL's.
