@@ -158,18 +158,58 @@ public sealed class AppHostSystem : IAsyncDisposable
     {
         using var bound = new CancellationTokenSource(timeout);
         var postgres = CurrentStates("postgres").Single();
+        var wrapper = ProcessIdOf(postgres.Snapshot);
         await App.ResourceCommands.ExecuteCommandAsync(postgres.ResourceId, KnownResourceCommands.StopCommand, bound.Token);
         await App.ResourceNotifications.WaitForResourceAsync("postgres", e => e.Snapshot.State?.Text is not (null or "Running" or "Stopping"), bound.Token);
+        // Until the server itself is gone (the postmaster whose id its postmaster.pid holds), a
+        // new one on the same data folder would refuse to start. Under load Aspire's stop may time
+        // out and end the processes the hard way, which leaves that file behind.
+        var postmaster = PostmasterPid();
+        while ((wrapper is { } pid && Alive(pid)) || (postmaster is { } server && Alive(server)))
+            await Task.Delay(100, bound.Token);
     }
+
+    /// <summary>The PostgreSQL server's process id, from its postmaster.pid; null when there is none.</summary>
+    public int? PostmasterPid()
+    {
+        try
+        {
+            var first = File.ReadLines(Path.Combine(DataDirectory, "postmaster.pid")).FirstOrDefault();
+            return int.TryParse(first, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}");
 
     /// <summary>Starts PostgreSQL again on its data and port, and waits until it is healthy.</summary>
     public async Task StartPostgresAsync(TimeSpan timeout)
     {
         using var bound = new CancellationTokenSource(timeout);
         var postgres = CurrentStates("postgres").Single();
+        var before = ProcessIdOf(postgres.Snapshot);
         var result = await App.ResourceCommands.ExecuteCommandAsync(postgres.ResourceId, KnownResourceCommands.StartCommand, bound.Token);
         if (!result.Success) throw new InvalidOperationException($"PostgreSQL did not start: {result.Message}");
-        await App.ResourceNotifications.WaitForResourceHealthyAsync("postgres", bound.Token);
+        // A new process, which then takes connections (the state from before the stop may still
+        // say Healthy, so the server is asked itself).
+        await App.ResourceNotifications.WaitForResourceAsync("postgres",
+            e => e.Snapshot.State?.Text == KnownResourceStates.Running && ProcessIdOf(e.Snapshot) is { } pid && pid != before, bound.Token);
+        while (true)
+        {
+            try
+            {
+                await using var connection = new Npgsql.NpgsqlConnection(DatabaseConnectionStrings["orders"]);
+                await connection.OpenAsync(bound.Token);
+                return;
+            }
+            catch (Npgsql.NpgsqlException)
+            {
+                await Task.Delay(200, bound.Token);
+            }
+        }
     }
 
     public bool PostgresRunning => CurrentStates("postgres").Single().Snapshot.State?.Text == KnownResourceStates.Running;
@@ -223,7 +263,7 @@ public sealed class AppHostSystem : IAsyncDisposable
     private void ForwardLogs(Action<string, string> output)
     {
         var logs = App.Services.GetRequiredService<ResourceLoggerService>();
-        foreach (var instance in AllInstances())
+        foreach (var instance in AllInstances().Concat(new[] { "kafka", "postgres" }.SelectMany(r => CurrentStates(r)).Select(e => new ServiceInstance(e.Resource.Name, e.ResourceId, null, true))))
             _logReaders.Add(Task.Run(async () =>
             {
                 try

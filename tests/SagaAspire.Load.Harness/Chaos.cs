@@ -132,9 +132,12 @@ public sealed class ChaosAgent : IAsyncDisposable
                 await faults[turn % faults.Count](cancellationToken);
             }
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            // the load is over
         }
+        // Anything else is a fault that could not be carried out (a restart that timed out, say):
+        // it ends the faults and fails the run when the agent stops, rather than pass unseen.
     }
 
     private async Task KillAsync(CancellationToken cancellationToken)

@@ -67,7 +67,7 @@ public sealed class CpuMeter
                 sample[$"{(instances.Count(i => i.Service == instance.Service) == 1 ? instance.Service : instance.Id)}#{pid.ToString(CultureInfo.InvariantCulture)}"] = times.Own;
         foreach (var (part, pids) in hosted.InfrastructureProcesses())
             sample[$"{part}#{string.Join('+', pids.Select(p => p.ToString(CultureInfo.InvariantCulture)))}"] = pids.Sum(p => Read(p)?.Own ?? 0);
-        if (PostmasterPid(hosted.DataDirectory) is { } postmaster && Read(postmaster) is { } server)
+        if (hosted.PostmasterPid() is { } postmaster && Read(postmaster) is { } server)
         {
             // Ended backends are in the postmaster's children time; live ones are counted one by one.
             var total = server.Own + server.Children;
@@ -80,23 +80,6 @@ public sealed class CpuMeter
         }
         if (Read(Environment.ProcessId) is { } self) sample[$"harness + AppHost#{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}"] = self.Own;
         return sample;
-    }
-
-    private static int? PostmasterPid(string dataDirectory)
-    {
-        try
-        {
-            var first = File.ReadLines(Path.Combine(dataDirectory, "postmaster.pid")).FirstOrDefault();
-            return int.TryParse(first, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : null;
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return null;
-        }
     }
 
     /// <summary>utime + stime, cutime + cstime (seconds) and the parent of a process; null when it is gone.</summary>
