@@ -8,7 +8,11 @@ using SagaAspire.ServiceDefaults;
 // AddServiceDefaults() and MapDefaultEndpoints() without a using directive.
 namespace Microsoft.Extensions.Hosting;
 
-/// <summary>What every SagaAspire service gets: telemetry over OTLP and health endpoints.</summary>
+/// <summary>
+/// What every SagaAspire service gets, in the shape of the Aspire template's service defaults:
+/// telemetry over OTLP, health endpoints, service discovery and resilient HttpClients, and
+/// problem details for every error.
+/// </summary>
 public static class ServiceDefaultsExtensions
 {
     public const string HealthPath = "/health";
@@ -36,7 +40,24 @@ public static class ServiceDefaultsExtensions
     {
         ExitCleanlyOnConfigurationErrors(builder.Environment.ApplicationName);
         builder.AddTelemetry();
+        builder.AddDefaultHealthChecks();
         builder.Services.AddProblemDetails();
+
+        // Every HttpClient a service makes through the factory resolves service names the way the
+        // AppHost publishes them (services__<name>__<endpoint>__0) and retries, times out and
+        // breaks the circuit by the standard resilience pipeline.
+        builder.Services.AddServiceDiscovery();
+        builder.Services.ConfigureHttpClientDefaults(http =>
+        {
+            http.AddStandardResilienceHandler();
+            http.AddServiceDiscovery();
+        });
+        return builder;
+    }
+
+    /// <summary>The liveness check: the process answers. Each dependency adds its readiness check (see ConnectionExtensions).</summary>
+    public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
         builder.Services.AddHealthChecks()
             .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
         return builder;

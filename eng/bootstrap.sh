@@ -6,9 +6,9 @@
 #  - librdkafka: Confluent.Kafka needs the native librdkafka from the NuGet package
 #    `librdkafka.redist`. Where the configured NuGet sources lack it, librdkafka is built from
 #    Debian's source package (trixie's 2.x; bookworm's binary 2.0.2 is too old for
-#    Confluent.Kafka 2.15), with eng/librdkafka-mock-fetch.patch applied to its mock cluster
-#    (the embedded broker), and wrapped as a local package `librdkafka.redist` 2.15.1.3 in
-#    .nuget/local. The same happens where the real package restores but its native library
+#    Confluent.Kafka 2.16), with eng/librdkafka-mock-fetch.patch applied to its mock cluster
+#    (the embedded broker), and wrapped as a local package `librdkafka.redist` 2.16.0.1 in
+#    .nuget/local (older local versions there are removed). The same happens where the real package restores but its native library
 #    cannot load here (it links libsasl2.so.3; Debian names it libsasl2.so.2). Where the real
 #    package restores and loads, nothing is built and the real one wins.
 #  - PostgreSQL: the embedded database needs the server binaries (initdb, pg_ctl, postgres).
@@ -21,9 +21,12 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache_dir=${SAGAASPIRE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sagaaspire}
 local_feed="$repo_root/.nuget/local"
 librdkafka_version=2.8.0
-redist_requested=2.15.1     # the librdkafka.redist version Confluent.Kafka 2.15.1 depends on
-redist_local=2.15.1.3       # our stand-in (the last digit counts our builds: a new one is a new package to NuGet)
-librdkafka_prefix="$cache_dir/librdkafka-$librdkafka_version-$redist_local"   # where that build is installed
+redist_requested=2.16.0     # the librdkafka.redist version Confluent.Kafka 2.16.0 depends on
+redist_local=2.16.0.1       # our stand-in (the last digit counts our builds: a new one is a new package to NuGet)
+# Where the build is installed: one per librdkafka version and patch, so a new package label
+# alone reuses the build.
+patch_sum=$(sha256sum "$repo_root/eng/librdkafka-mock-fetch.patch" | cut -c1-12)
+librdkafka_prefix="$cache_dir/librdkafka-$librdkafka_version-$patch_sum"
 say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*"; }
 die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
 
@@ -141,7 +144,21 @@ TYPES
     rm -rf "$stage"
   fi
   mkdir -p "$local_feed"
-  cmp -s "$nupkg" "$local_feed/$(basename "$nupkg")" || cp "$nupkg" "$local_feed/"
+  if ! cmp -s "$nupkg" "$local_feed/$(basename "$nupkg")"; then
+    cp "$nupkg" "$local_feed/"
+    say "put librdkafka.redist $redist_local into .nuget/local"
+  fi
+}
+
+remove_stale_local_packages() {
+  # A stand-in of an earlier version left in the local feed would only confuse restore.
+  local stale
+  for stale in "$local_feed"/librdkafka.redist.*.nupkg; do
+    [ -e "$stale" ] || continue
+    [ "$(basename "$stale")" = "librdkafka.redist.$redist_local.nupkg" ] && continue
+    rm -f "$stale"
+    say "removed $(basename "$stale") from .nuget/local (superseded by $redist_local)"
+  done
 }
 
 # The real package's Linux build links libraries by the names other distributions give them
@@ -158,7 +175,11 @@ real_redist_loads() {
 
 ensure_librdkafka() {
   mkdir -p "$local_feed"
-  if real_redist_available && real_redist_loads; then return; fi
+  remove_stale_local_packages
+  if real_redist_available && real_redist_loads; then
+    rm -f "$local_feed/librdkafka.redist.$redist_local.nupkg"
+    return
+  fi
   [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] \
     || die "librdkafka.redist is not on your NuGet sources and the local build supports Linux x64 only"
   build_librdkafka

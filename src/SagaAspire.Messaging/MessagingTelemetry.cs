@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Globalization;
 
 namespace SagaAspire.Messaging;
 
@@ -14,12 +15,31 @@ public static class MessagingTelemetry
     public static readonly ActivitySource Source = new(Name);
     internal static readonly Meter Meter = new(Name);
 
+    // Durations in seconds, with buckets from 5 ms to 10 s (the SDK's default buckets suit milliseconds).
+    private static readonly InstrumentAdvice<double> Seconds = new()
+    {
+        HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
+    };
+
+    // The OpenTelemetry messaging conventions' current metrics.
     internal static readonly Counter<long> Sent = Meter.CreateCounter<long>(
         "messaging.client.sent.messages", "{message}", "Messages the outbox relay published.");
     internal static readonly Counter<long> Consumed = Meter.CreateCounter<long>(
         "messaging.client.consumed.messages", "{message}", "Messages handed to a handler (including duplicates skipped by the inbox).");
-    internal static readonly Histogram<double> ProcessDuration = Meter.CreateHistogram<double>(
-        "messaging.process.duration", "s", "Time to process one message: inbox check, handler and commit.");
+    internal static readonly Histogram<double> ProcessDuration = Meter.CreateHistogram(
+        "messaging.process.duration", "s", "Time to process one message: inbox check, handler and commit.", advice: Seconds);
+
+    // Beside them, the names Aspire's Kafka integration reports (Aspire.Confluent.Kafka, through
+    // the OpenTelemetry Confluent.Kafka instrumentation), so a dashboard built for it works here.
+    internal static readonly Histogram<double> PublishDuration = Meter.CreateHistogram(
+        "messaging.publish.duration", "s", "Time from handing a message to the producer to the broker's acknowledgement.", advice: Seconds);
+    internal static readonly Counter<long> PublishMessages = Meter.CreateCounter<long>(
+        "messaging.publish.messages", "{message}", "Messages handed to the producer, acknowledged or not.");
+    internal static readonly Histogram<double> ReceiveDuration = Meter.CreateHistogram(
+        "messaging.receive.duration", "s", "Time of a consumer poll that returned a message.", advice: Seconds);
+    internal static readonly Counter<long> ReceiveMessages = Meter.CreateCounter<long>(
+        "messaging.receive.messages", "{message}", "Messages the consumer received from the broker.");
+
     internal static readonly Counter<long> Retried = Meter.CreateCounter<long>(
         "sagaaspire.messaging.retries", "{attempt}", "Processing attempts retried after a failure.");
     internal static readonly Counter<long> DeadLettered = Meter.CreateCounter<long>(
@@ -37,6 +57,9 @@ public static class MessagingTelemetry
     internal const string PartitionId = "messaging.destination.partition.id";
     internal const string Offset = "messaging.kafka.offset";
     internal const string MessageKey = "messaging.kafka.message.key";
+    internal const string ServerAddress = "server.address";
+    internal const string ServerPort = "server.port";
+    internal const string ErrorType = "error.type";
     internal const string ConsumerGroup = "messaging.consumer.group.name";
     internal const string MessageId = "messaging.message.id";
     internal const string ConversationId = "messaging.message.conversation_id";
@@ -45,17 +68,22 @@ public static class MessagingTelemetry
     internal const string MessageType = "sagaaspire.message.type";
     internal const string OutboxWait = "sagaaspire.outbox.wait_ms";
 
-    /// <summary>Starts a producer span for a publish, continuing the context stored with the outbox row.</summary>
-    internal static Activity? StartPublish(string topic, string? traceParent, string? traceState) =>
-        Start(ActivityKind.Producer, "publish", "send", topic, traceParent, traceState);
+    /// <summary>
+    /// Starts a producer span for a publish (Kafka's operation "send"), continuing the context
+    /// stored with the outbox row.
+    /// </summary>
+    internal static Activity? StartSend(string topic, string? traceParent, string? traceState, KafkaServer server) =>
+        Start(ActivityKind.Producer, "send", "send", topic, traceParent, traceState, server);
 
     /// <summary>Starts a consumer span as the child (not merely a link) of the producer's span.</summary>
-    internal static Activity? StartProcess(string topic, string? traceParent, string? traceState) =>
-        Start(ActivityKind.Consumer, "process", "process", topic, traceParent, traceState);
+    internal static Activity? StartProcess(string topic, string? traceParent, string? traceState, KafkaServer server) =>
+        Start(ActivityKind.Consumer, "process", "process", topic, traceParent, traceState, server);
 
-    private static Activity? Start(ActivityKind kind, string operation, string operationType, string topic, string? traceParent, string? traceState)
+    private static Activity? Start(ActivityKind kind, string operation, string operationType, string topic,
+        string? traceParent, string? traceState, KafkaServer server)
     {
         ActivityContext.TryParse(traceParent, traceState, isRemote: true, out var parent);
+        // Named "{operation} {destination}", as the conventions have it.
         var activity = Source.StartActivity($"{operation} {topic}", kind, parent);
         if (activity is { IsAllDataRequested: true })
         {
@@ -63,6 +91,8 @@ public static class MessagingTelemetry
             activity.SetTag(OperationType, operationType);
             activity.SetTag(OperationName, operation);
             activity.SetTag(Destination, topic);
+            activity.SetTag(ServerAddress, server.Address);
+            if (server.Port is { } port) activity.SetTag(ServerPort, port);
         }
         return activity;
     }
@@ -71,7 +101,23 @@ public static class MessagingTelemetry
     {
         if (activity is null) return;
         activity.SetStatus(ActivityStatusCode.Error, exception.Message);
-        activity.SetTag("error.type", exception.GetType().FullName);
+        activity.SetTag(ErrorType, exception.GetType().FullName);
         activity.AddException(exception);
+    }
+}
+
+/// <summary>
+/// The broker a client first contacts (the first of its bootstrap servers), for the
+/// <c>server.address</c> and <c>server.port</c> attributes of its spans.
+/// </summary>
+internal readonly record struct KafkaServer(string Address, int? Port)
+{
+    public static KafkaServer FirstOf(string bootstrapServers)
+    {
+        var first = bootstrapServers.Split(',', 2, StringSplitOptions.TrimEntries)[0];
+        var colon = first.LastIndexOf(':');
+        return colon > 0 && int.TryParse(first.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port)
+            ? new KafkaServer(first[..colon].Trim('[', ']'), port)
+            : new KafkaServer(first, null);
     }
 }

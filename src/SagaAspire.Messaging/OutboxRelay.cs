@@ -28,6 +28,7 @@ internal sealed partial class OutboxRelay(
 {
     private const long LeaderLockKey = 0x5A6A_A5B1_0000_0002;
     private readonly MessagingOptions _options = options.Value;
+    private readonly KafkaServer _server = KafkaServer.FirstOf(kafka.BootstrapServers);
     private long _oldestPendingTicks;
 
     /// <summary>Age of the oldest row not yet published, as last seen by the leader (zero when drained).</summary>
@@ -242,11 +243,12 @@ internal sealed partial class OutboxRelay(
         await park.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static Task<DeliveryReport<string, byte[]>> Produce(IProducer<string, byte[]> producer, Row row)
+    private Task<DeliveryReport<string, byte[]>> Produce(IProducer<string, byte[]> producer, Row row)
     {
         var completion = new TaskCompletionSource<DeliveryReport<string, byte[]>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = Stopwatch.GetTimestamp();
         var previous = Activity.Current;
-        var activity = MessagingTelemetry.StartPublish(row.Topic, row.TraceParent, row.TraceState);
+        var activity = MessagingTelemetry.StartSend(row.Topic, row.TraceParent, row.TraceState, _server);
         Activity.Current = previous; // the relay loop itself stays outside every saga's trace
         if (activity is { IsAllDataRequested: true })
         {
@@ -263,6 +265,7 @@ internal sealed partial class OutboxRelay(
             var message = new Message<string, byte[]> { Key = row.Key, Value = row.Payload, Headers = BuildHeaders(row, activity) };
             producer.Produce(row.Topic, message, report =>
             {
+                RecordPublish(row.Topic, started, report.Error.IsError ? report.Error.Code.ToString() : null);
                 if (activity is not null)
                 {
                     activity.SetTag(MessagingTelemetry.PartitionId, report.Partition.Value.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -275,11 +278,26 @@ internal sealed partial class OutboxRelay(
         }
         catch (Exception ex) when (ex is ProduceException<string, byte[]> or KafkaException or ArgumentException or JsonException)
         {
+            RecordPublish(row.Topic, started, ex.GetType().Name);
             activity.RecordError(ex);
             activity?.Stop();
             completion.TrySetException(ex);
         }
         return completion.Task;
+    }
+
+    /// <summary>One message handed to the producer: its time to the acknowledgement (or refusal), and the count.</summary>
+    private static void RecordPublish(string topic, long started, string? error)
+    {
+        var tags = new TagList
+        {
+            { MessagingTelemetry.System, "kafka" },
+            { MessagingTelemetry.OperationName, "send" },
+            { MessagingTelemetry.Destination, topic },
+        };
+        if (error is not null) tags.Add(MessagingTelemetry.ErrorType, error);
+        MessagingTelemetry.PublishDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
+        MessagingTelemetry.PublishMessages.Add(1, tags);
     }
 
     private static Headers BuildHeaders(Row row, Activity? publish)

@@ -42,7 +42,7 @@ public sealed class the_dashboard(AppHostFixture system, HeadlessBrowser browser
         await dashboard.RunAsync("declined-trace", async tab =>
         {
             var page = tab.Page;
-            await Expect(page.GetByText("POST /orders").First).ToBeVisibleAsync();
+            await Expect(page.GetByText("POST /orders/").First).ToBeVisibleAsync();
             await Expect(page.GetByText("Total spans").Locator("..")).ToContainTextAsync(new Regex($@"Total spans\s*{spans.Count}\b"));
             // The dashboard names a messaging span after its system and destination: the reservation
             // and the release each have a publish and a process span on inventory.commands.

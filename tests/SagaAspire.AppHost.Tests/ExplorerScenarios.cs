@@ -45,10 +45,10 @@ public sealed partial class the_saga_explorer(AppHostFixture system, HeadlessBro
 
         await Expect(page.Locator("#trace-id")).ToHaveTextAsync(accepted.GetProperty("traceId").GetString()!);
         var waterfall = page.Locator("#waterfall");
-        await Expect(waterfall.Locator(".row[data-name='POST /orders']")).ToHaveCountAsync(1);
+        await Expect(waterfall.Locator(".row[data-name='POST /orders/']")).ToHaveCountAsync(1);
         foreach (var service in Services)
             await Expect(waterfall.Locator($".row[data-service='{service}']").First).ToBeVisibleAsync();
-        await Expect(waterfall.Locator(".row[data-name='publish orchestrator.events']")).ToHaveCountAsync(1);
+        await Expect(waterfall.Locator(".row[data-name='send orchestrator.events']")).ToHaveCountAsync(1);
         await Expect(waterfall.Locator(".row.compensation")).ToHaveCountAsync(0);
         await explorer.ScreenshotAsync("completed-saga");
     });
@@ -75,7 +75,7 @@ public sealed partial class the_saga_explorer(AppHostFixture system, HeadlessBro
         foreach (var service in Services)
             await Expect(waterfall.Locator($".row[data-service='{service}']").First).ToBeVisibleAsync();
         await Expect(waterfall.Locator(".row.compensation[data-service='inventory'][data-name='process inventory.commands']")).ToHaveCountAsync(1);
-        await Expect(waterfall.Locator(".row.compensation[data-name='publish orchestrator.events']")).ToHaveCountAsync(1);
+        await Expect(waterfall.Locator(".row.compensation[data-name='send orchestrator.events']")).ToHaveCountAsync(1);
         await Expect(waterfall.Locator(".row:not(.compensation)[data-service='payment'][data-name='process payments.commands']")).ToHaveCountAsync(1);
         var dashboard = system.DashboardLogin.GetLeftPart(UriPartial.Authority);
         await Expect(page.Locator("#dashboard-link")).ToHaveAttributeAsync("href", $"{dashboard}/traces/detail/{accepted.GetProperty("traceId").GetString()}");

@@ -47,8 +47,14 @@ public sealed class CpuMeter
         var end = Sample();
         var seconds = (DateTime.UtcNow - _startedAt).TotalSeconds;
         // A process restarted during the run (a fault) has a new pid: its CPU time is not known
-        // whole, and the figures would be wrong, so a run with such faults reports none.
-        if (end.Count != _start.Count || end.Keys.Any(k => !_start.ContainsKey(k))) return [];
+        // whole, and the figures would be wrong, so a run with such faults reports none, and says why.
+        var gone = _start.Keys.Except(end.Keys).ToList();
+        var come = end.Keys.Except(_start.Keys).ToList();
+        if (gone.Count > 0 || come.Count > 0)
+        {
+            NotMeasured = $"processes changed during the run (ended: {Describe(gone)}; started: {Describe(come)})";
+            return [];
+        }
         return end.Select(e =>
         {
             var used = e.Value - _start[e.Key];
@@ -56,6 +62,11 @@ public sealed class CpuMeter
             return new CpuShare(e.Key[..e.Key.LastIndexOf('#')], used, idle, sagas == 0 ? 0 : Math.Max(0, used - idle * seconds) * 1000 / sagas);
         }).ToList();
     }
+
+    /// <summary>Why <see cref="Stop"/> reported nothing, when it did not.</summary>
+    public string? NotMeasured { get; private set; }
+
+    private static string Describe(List<string> parts) => parts.Count == 0 ? "none" : string.Join(", ", parts.Select(p => p.Replace('#', ' ')));
 
     private Dictionary<string, double> Sample()
     {
@@ -66,7 +77,15 @@ public sealed class CpuMeter
             if (instance.ProcessId is { } pid && Read(pid) is { } times)
                 sample[$"{(instances.Count(i => i.Service == instance.Service) == 1 ? instance.Service : instance.Id)}#{pid.ToString(CultureInfo.InvariantCulture)}"] = times.Own;
         foreach (var (part, pids) in hosted.InfrastructureProcesses())
-            sample[$"{part}#{string.Join('+', pids.Select(p => p.ToString(CultureInfo.InvariantCulture)))}"] = pids.Sum(p => Read(p)?.Own ?? 0);
+        {
+            // A part may start and end helper processes as it goes (DCP does): it is known by its
+            // first process, and its time is that of its live processes plus what its top
+            // processes' ended children used.
+            var times = pids.Select(p => (Pid: p, Times: Read(p))).Where(p => p.Times is not null).ToList();
+            var own = times.Sum(p => p.Times!.Value.Own);
+            var ended = times.Where(p => !pids.Contains(p.Times!.Value.Parent)).Sum(p => p.Times!.Value.Children);
+            sample[$"{part}#{pids[0].ToString(CultureInfo.InvariantCulture)}"] = own + ended;
+        }
         if (hosted.PostmasterPid() is { } postmaster && Read(postmaster) is { } server)
         {
             // Ended backends are in the postmaster's children time; live ones are counted one by one.

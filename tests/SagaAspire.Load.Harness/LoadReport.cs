@@ -77,6 +77,9 @@ public sealed record LoadReport
     /// <summary>CPU time of each part of the system from the start of the load to the end of the recovery wait, per final saga above its resting level.</summary>
     public IReadOnlyList<CpuShare> Cpu { get; init; } = [];
 
+    /// <summary>Why there are no CPU figures, when there are none.</summary>
+    public string? CpuNotMeasured { get; init; }
+
     /// <summary>Transactions per final saga in each database (pg_stat_database), from the start of the load to the end of the recovery wait.</summary>
     public Dictionary<string, double> TransactionsPerSaga { get; init; } = [];
 
@@ -129,6 +132,8 @@ public sealed record LoadReport
             foreach (var share in Cpu.OrderByDescending(c => c.MillisecondsPerSaga))
                 Line(string.Create(culture, $"    {share.Part,-28} {share.MillisecondsPerSaga,7:0.00} ms/saga   at rest {share.IdleCores * 100,5:0.0} % of a core   ({share.Seconds:0.0} s in the run)"));
         }
+        else if (CpuNotMeasured is not null)
+            Line($"  CPU          not measured: {CpuNotMeasured}");
         if (TransactionsPerSaga.Count > 0)
             Line(string.Create(culture, $"  database     {TransactionsPerSaga.Values.Sum():0.0} transactions per saga: ") + string.Join(", ", TransactionsPerSaga.OrderBy(t => t.Key).Select(t => string.Create(culture, $"{t.Key} {t.Value:0.0}"))));
         Line("  invariants:");

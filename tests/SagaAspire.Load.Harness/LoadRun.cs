@@ -98,6 +98,7 @@ public static class LoadRun
             RecoveryBoundSeconds = settings.RecoveryTimeout.TotalSeconds,
             Stages = stages,
             Cpu = cpuShares,
+            CpuNotMeasured = cpu.NotMeasured,
             TransactionsPerSaga = transactions,
             Invariants = invariants,
             Baseline = baseline,

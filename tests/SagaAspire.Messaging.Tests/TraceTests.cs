@@ -46,9 +46,22 @@ public sealed class trace_propagation : IDisposable
         var process = spans.Single(a => a.Kind == ActivityKind.Consumer);
         publish.ParentSpanId.ShouldBe(requestSpan, "the relay's publish continues the context stored with the outbox row");
         process.ParentSpanId.ShouldBe(publish.SpanId, "the process span is the publish span's child, not merely a link");
-        publish.DisplayName.ShouldBe($"publish {scope.Topic}");
+        // The messaging conventions name a span "{messaging.operation.name} {destination}"; Kafka's
+        // operation for producing is "send".
+        publish.DisplayName.ShouldBe($"send {scope.Topic}");
         process.DisplayName.ShouldBe($"process {scope.Topic}");
-        process.GetTagItem("messaging.system").ShouldBe("kafka");
+        foreach (var span in new[] { publish, process })
+        {
+            span.GetTagItem("messaging.system").ShouldBe("kafka");
+            span.GetTagItem("messaging.destination.name").ShouldBe(scope.Topic);
+            span.GetTagItem("server.address").ShouldNotBeNull();
+            span.GetTagItem("server.port").ShouldBeOfType<int>();
+        }
+        publish.GetTagItem("messaging.operation.name").ShouldBe("send");
+        publish.GetTagItem("messaging.operation.type").ShouldBe("send");
+        process.GetTagItem("messaging.operation.name").ShouldBe("process");
+        process.GetTagItem("messaging.operation.type").ShouldBe("process");
+        process.GetTagItem("messaging.kafka.message.key").ShouldBe(publish.GetTagItem("messaging.kafka.message.key"));
         process.GetTagItem("messaging.consumer.group.name").ShouldBe("ledger");
         process.GetTagItem("messaging.destination.partition.id").ShouldNotBeNull();
         process.GetTagItem("saga.id").ShouldBe("acct-t");

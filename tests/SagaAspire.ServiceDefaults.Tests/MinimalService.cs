@@ -18,7 +18,7 @@ internal sealed class MinimalService : IAsyncDisposable
 
     public HttpClient Client { get; }
 
-    public static async Task<MinimalService> StartAsync(IDictionary<string, string?> settings, Action<WebApplicationBuilder>? configure = null)
+    public static async Task<MinimalService> StartAsync(IDictionary<string, string?> settings, Action<WebApplicationBuilder>? configure = null, Action<WebApplication>? map = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ApplicationName = "minimal-service", EnvironmentName = "Development" });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -32,6 +32,7 @@ internal sealed class MinimalService : IAsyncDisposable
         // A programming error routing itself trips over: two endpoints match one request.
         app.MapGet("/twice", () => "one");
         app.MapGet("/twice/", () => "two");
+        map?.Invoke(app);
         await app.StartAsync();
         return new MinimalService(app);
     }

@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Hosting;
 using SagaAspire.ServiceDefaults.Tests.Otlp;
 
 namespace SagaAspire.ServiceDefaults.Tests;
@@ -34,6 +36,63 @@ public sealed class telemetry_export
         span.TraceId.Length.ShouldBe(32);
         spans.ShouldNotContain(s => s.Name.Contains("alive", StringComparison.Ordinal), "health probes are not traced");
     }
+
+    [Fact]
+    public async Task leaves_untraced_requests_out_and_marks_server_errors()
+    {
+        await using var receiver = await OtlpTraceReceiver.StartAsync();
+        await using (var service = await MinimalService.StartAsync(Exporting(receiver)))
+        {
+            using var untraced = new HttpRequestMessage(HttpMethod.Get, new Uri("/hello/hidden", UriKind.Relative));
+            untraced.Headers.Add(ServiceDefaultsExtensions.UntracedHeader, "1");
+            (await service.Client.SendAsync(untraced)).EnsureSuccessStatusCode();
+            (await service.Client.GetAsync(new Uri("/boom", UriKind.Relative))).StatusCode.ShouldBe(System.Net.HttpStatusCode.InternalServerError);
+            (await service.Client.GetStringAsync(new Uri("/hello/shown", UriKind.Relative))).ShouldBe("hello shown");
+        }
+
+        var spans = await receiver.WaitForAsync(s => s.Any(x => Equals(x.Attribute("url.path"), "/hello/shown")), TimeSpan.FromSeconds(20));
+        spans.ShouldNotContain(s => Equals(s.Attribute("url.path"), "/hello/hidden"), "a request marked X-Untraced is not traced");
+        var failed = spans.Single(s => s.Name == "GET /boom");
+        failed.Status.ShouldBe(SpanStatus.Error);
+        failed.Attribute("error.type").ShouldBe("500");
+        failed.Attribute("http.response.status_code").ShouldBe(500L);
+    }
+
+    [Fact]
+    public async Task traces_database_calls_as_children_named_by_operation_and_database()
+    {
+        await using var postgres = await SagaAspire.Embedded.EmbeddedPostgres.StartAsync();
+        await using var receiver = await OtlpTraceReceiver.StartAsync();
+        var settings = Exporting(receiver);
+        settings["ConnectionStrings:orders"] = postgres.ConnectionString();
+        await using (var service = await MinimalService.StartAsync(settings,
+            builder => builder.AddNpgsqlDataSource("orders"),
+            app => app.MapGet("/answer", async (Npgsql.NpgsqlDataSource db) =>
+            {
+                await using var command = db.CreateCommand("SELECT 42");
+                return (int)(await command.ExecuteScalarAsync())!;
+            })))
+            (await service.Client.GetStringAsync(new Uri("/answer", UriKind.Relative))).ShouldBe("42");
+
+        var spans = await receiver.WaitForAsync(s => s.Any(x => x.Name == "GET /answer") && s.Any(x => x.Kind == SpanKind.Client), TimeSpan.FromSeconds(20));
+        var request = spans.Single(s => s.Name == "GET /answer");
+        var children = spans.Where(s => s.TraceId == request.TraceId && s.ParentSpanId == request.SpanId).ToList();
+        // Npgsql traces the pool's first, physical, connection open too.
+        children.Select(c => $"{c.Name} ({c.Kind}, {c.Scope})").ShouldBe(["CONNECT postgres (Client, Npgsql)", "SELECT postgres (Client, Npgsql)"], ignoreOrder: true);
+        var query = children.Single(c => c.Name.StartsWith("SELECT", StringComparison.Ordinal));
+        query.Kind.ShouldBe(SpanKind.Client);
+        query.Name.ShouldBe("SELECT postgres");
+        query.ParentSpanId.ShouldBe(request.SpanId);
+        query.Attribute("db.system.name").ShouldBe("postgresql");
+    }
+
+    private static Dictionary<string, string?> Exporting(OtlpTraceReceiver receiver) => new()
+    {
+        ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.GrpcEndpoint.ToString().TrimEnd('/'),
+        ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "grpc",
+        ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
+        ["OTEL_SERVICE_NAME"] = "greeter",
+    };
 
     [Fact]
     public async Task exports_nothing_when_no_endpoint_is_configured()

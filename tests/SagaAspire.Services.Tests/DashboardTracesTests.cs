@@ -16,7 +16,7 @@ public sealed class a_trace_from_the_dashboard
               "startTimeUnixNano":"1796159499996000000","endTimeUnixNano":"1796159500166000000",
               "attributes":[{"key":"http.route","value":{"stringValue":"/orders"}}]}]},
             {"scope":{"name":"SagaAspire.Messaging"},"spans":[
-             {"traceId":"e226cd5d43ed149311a3e68bac2d3fdb","spanId":"a000000000000002","parentSpanId":"a000000000000001","name":"publish orders","kind":4,
+             {"traceId":"e226cd5d43ed149311a3e68bac2d3fdb","spanId":"a000000000000002","parentSpanId":"a000000000000001","name":"send orders","kind":4,
               "startTimeUnixNano":"1796159500006000000","endTimeUnixNano":"1796159500016000000"}]}]},
           {"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"payment"}}]},
            "scopeSpans":[{"scope":{"name":"SagaAspire.Messaging"},"spans":[
@@ -42,7 +42,7 @@ public sealed class a_trace_from_the_dashboard
         spans.Select(s => (s.Service, s.Name, s.Kind, s.Depth)).ShouldBe(
         [
             ("order", "POST /orders", "Server", 0),
-            ("order", "publish orders", "Producer", 1),
+            ("order", "send orders", "Producer", 1),
             ("payment", "process payments.commands", "Consumer", 2),
             ("payment", "late span", "Internal", 0),
         ]);

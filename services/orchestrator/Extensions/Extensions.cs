@@ -27,6 +27,8 @@ internal static class Extensions
 
         builder.Services.AddOptions<ExplorerOptions>().Bind(builder.Configuration.GetSection(ExplorerOptions.Section));
         builder.Services.AddSingleton<SagaChangeFeed>();
+        // Service discovery and the standard resilience pipeline come from the service defaults;
+        // the client's own timeout caps the whole pipeline, retries included, since a page waits.
         builder.Services.AddHttpClient(ExplorerEndpoints.TraceClient, client => client.Timeout = TimeSpan.FromSeconds(5));
 
         builder.AddMessaging("orchestrator", "orchestrator")
