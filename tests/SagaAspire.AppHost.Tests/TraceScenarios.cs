@@ -4,7 +4,7 @@ namespace SagaAspire.AppHost.Tests;
 
 /// <summary>Each saga is one trace in the Aspire dashboard, read back through its telemetry API.</summary>
 [Collection(AppHostCollection.Name)]
-public sealed class one_trace_per_saga_in_the_dashboard(AppHostFixture system)
+public sealed class one_trace_per_saga_in_the_dashboard(AppHostFixture system, Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
     public async Task follows_an_order_from_its_request_through_every_service_to_its_outcome()
@@ -13,6 +13,7 @@ public sealed class one_trace_per_saga_in_the_dashboard(AppHostFixture system)
         (await system.Saga.WaitForOutcomeAsync(accepted.GetProperty("orderId").GetString()!)).GetProperty("status").GetString().ShouldBe("Approved");
 
         var trace = await system.Dashboard.WaitForTraceAsync(accepted.GetProperty("traceId").GetString()!, OutcomeProcessed);
+        WriteCatalogue(trace);
 
         AppHostFixture.Services.ShouldAllBe(service => trace.Any(s => s.Service == service), "every service took part in the one trace");
         var root = trace.Single(s => s.ParentSpanId is null);
@@ -45,6 +46,17 @@ public sealed class one_trace_per_saga_in_the_dashboard(AppHostFixture system)
         ancestry.ShouldContain(s => s.Service == "payment" && s.Kind == DashboardSpan.Consumer, "the release follows the declined charge");
         ancestry.Last().ParentSpanId.ShouldBeNull("the compensation is in the saga's one trace");
         release.Attributes["saga.id"].ShouldBe(accepted.GetProperty("sagaId").GetString());
+    }
+
+    /// <summary>
+    /// Each kind of span in the trace, with its attribute names, in the test's output: what to
+    /// compare before and after a change to the telemetry.
+    /// </summary>
+    private void WriteCatalogue(List<DashboardSpan> trace)
+    {
+        foreach (var kind in trace.GroupBy(s => (s.Service, s.Kind, s.Name, Attributes: string.Join(' ', s.Attributes.Keys.Order(StringComparer.Ordinal))))
+                     .OrderBy(g => g.Key.Service, StringComparer.Ordinal).ThenBy(g => g.Key.Name, StringComparer.Ordinal))
+            output.WriteLine($"{kind.Count(),2} {kind.Key.Service,-12} {kind.Key.Kind} {kind.Key.Name,-28} {kind.Key.Attributes}");
     }
 
     /// <summary>The saga's last hop: the order service processing its outcome.</summary>
