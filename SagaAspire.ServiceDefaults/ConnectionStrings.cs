@@ -19,15 +19,22 @@ public static class ConnectionStrings
         var value = Require(configuration, name, KafkaExample);
         foreach (var server in value.Split(',', StringSplitOptions.TrimEntries))
         {
-            var colon = server.LastIndexOf(':');
-            var valid = colon > 0
-                && int.TryParse(server.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port)
-                && port is > 0 and < 65536
-                && !server.Contains("://", StringComparison.Ordinal);
-            if (!valid)
+            if (!TryParseHostPort(server, out _, out _))
                 throw Malformed(name, $"'{server}' is not host:port", KafkaExample);
         }
         return value;
+    }
+
+    /// <summary>One Kafka server, <c>host:port</c> (an IPv6 host in brackets), without a scheme.</summary>
+    public static bool TryParseHostPort(string server, out string host, out int port)
+    {
+        var colon = server.LastIndexOf(':');
+        host = colon > 0 ? server[..colon].Trim('[', ']') : server;
+        port = 0;
+        return colon > 0
+            && int.TryParse(server.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out port)
+            && port is > 0 and < 65536
+            && !server.Contains("://", StringComparison.Ordinal);
     }
 
     /// <summary>An Npgsql connection string with at least a host.</summary>

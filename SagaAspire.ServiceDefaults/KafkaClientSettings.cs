@@ -26,6 +26,19 @@ public sealed class KafkaClientSettings
 
     public string BootstrapServers { get; }
 
+    /// <summary>
+    /// The server a client contacts first (the first bootstrap server), as host and port: what
+    /// the messaging spans report as <c>server.address</c> and <c>server.port</c>.
+    /// </summary>
+    public (string Host, int? Port) FirstServer
+    {
+        get
+        {
+            var first = BootstrapServers.Split(',', 2, StringSplitOptions.TrimEntries)[0];
+            return ConnectionStrings.TryParseHostPort(first, out var host, out var port) ? (host, port) : (first, null);
+        }
+    }
+
     /// <summary>Extra librdkafka properties applied to every client this service creates.</summary>
     public IReadOnlyDictionary<string, string> Properties { get; }
 

@@ -8,9 +8,10 @@
 #    Debian's source package (trixie's 2.x; bookworm's binary 2.0.2 is too old for
 #    Confluent.Kafka 2.16), with eng/librdkafka-mock-fetch.patch applied to its mock cluster
 #    (the embedded broker), and wrapped as a local package `librdkafka.redist` 2.16.0.1 in
-#    .nuget/local (older local versions there are removed). The same happens where the real package restores but its native library
-#    cannot load here (it links libsasl2.so.3; Debian names it libsasl2.so.2). Where the real
-#    package restores and loads, nothing is built and the real one wins.
+#    .nuget/local (older local versions there are removed). The same happens where the real
+#    package restores but its native library cannot load here (it links libsasl2.so.3; Debian
+#    names it libsasl2.so.2). Where the real package restores and loads, nothing is built, any
+#    stand-in is removed, and the real one wins.
 #  - PostgreSQL: the embedded database needs the server binaries (initdb, pg_ctl, postgres).
 #    They are installed from the distribution when missing.
 #  - Chromium: the Saga Explorer's browser tests run Debian's Chromium headless; installed when

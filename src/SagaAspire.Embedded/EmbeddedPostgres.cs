@@ -198,16 +198,25 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     /// line of its postmaster.pid, which is what <c>pg_ctl -w</c> waits for. Asking by connecting
     /// instead makes a starting server log "FATAL: the database system is starting up" each time.
     /// </summary>
-    public static bool IsReady(string dataDirectory)
+    public static bool IsReady(string dataDirectory) =>
+        PidFile(dataDirectory) is { Length: > 7 } lines && lines[7].Trim() == "ready";
+
+    /// <summary>The process id of the server of <paramref name="dataDirectory"/> (the postmaster), from its postmaster.pid; null when there is none.</summary>
+    public static int? ServerProcessId(string dataDirectory) =>
+        PidFile(dataDirectory) is { Length: > 0 } lines && int.TryParse(lines[0], NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+            ? pid
+            : null;
+
+    /// <summary>The lines of the server's postmaster.pid; null when the server is not started, or just gone.</summary>
+    private static string[]? PidFile(string dataDirectory)
     {
         try
         {
-            var lines = File.ReadAllLines(Path.Combine(dataDirectory, "postmaster.pid"));
-            return lines.Length > 7 && lines[7].Trim() == "ready";
+            return File.ReadAllLines(Path.Combine(dataDirectory, "postmaster.pid"));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return false; // not started, or just gone
+            return null;
         }
     }
 

@@ -34,7 +34,7 @@ internal sealed partial class InboxConsumer(
     ILogger<InboxConsumer> logger) : BackgroundService
 {
     private readonly MessagingOptions _options = options.Value;
-    private readonly KafkaServer _server = KafkaServer.FirstOf(kafka.BootstrapServers);
+    private readonly (string Host, int? Port) _server = kafka.FirstServer;
     private readonly ConcurrentDictionary<TopicPartition, PartitionWorker> _workers = new();
     private readonly ConcurrentDictionary<TopicPartition, long> _lag = new();
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using System.Globalization;
 
 namespace SagaAspire.Messaging;
 
@@ -72,15 +71,15 @@ public static class MessagingTelemetry
     /// Starts a producer span for a publish (Kafka's operation "send"), continuing the context
     /// stored with the outbox row.
     /// </summary>
-    internal static Activity? StartSend(string topic, string? traceParent, string? traceState, KafkaServer server) =>
+    internal static Activity? StartSend(string topic, string? traceParent, string? traceState, (string Host, int? Port) server) =>
         Start(ActivityKind.Producer, "send", "send", topic, traceParent, traceState, server);
 
     /// <summary>Starts a consumer span as the child (not merely a link) of the producer's span.</summary>
-    internal static Activity? StartProcess(string topic, string? traceParent, string? traceState, KafkaServer server) =>
+    internal static Activity? StartProcess(string topic, string? traceParent, string? traceState, (string Host, int? Port) server) =>
         Start(ActivityKind.Consumer, "process", "process", topic, traceParent, traceState, server);
 
     private static Activity? Start(ActivityKind kind, string operation, string operationType, string topic,
-        string? traceParent, string? traceState, KafkaServer server)
+        string? traceParent, string? traceState, (string Host, int? Port) server)
     {
         ActivityContext.TryParse(traceParent, traceState, isRemote: true, out var parent);
         // Named "{operation} {destination}", as the conventions have it.
@@ -91,7 +90,7 @@ public static class MessagingTelemetry
             activity.SetTag(OperationType, operationType);
             activity.SetTag(OperationName, operation);
             activity.SetTag(Destination, topic);
-            activity.SetTag(ServerAddress, server.Address);
+            activity.SetTag(ServerAddress, server.Host);
             if (server.Port is { } port) activity.SetTag(ServerPort, port);
         }
         return activity;
@@ -103,21 +102,5 @@ public static class MessagingTelemetry
         activity.SetStatus(ActivityStatusCode.Error, exception.Message);
         activity.SetTag(ErrorType, exception.GetType().FullName);
         activity.AddException(exception);
-    }
-}
-
-/// <summary>
-/// The broker a client first contacts (the first of its bootstrap servers), for the
-/// <c>server.address</c> and <c>server.port</c> attributes of its spans.
-/// </summary>
-internal readonly record struct KafkaServer(string Address, int? Port)
-{
-    public static KafkaServer FirstOf(string bootstrapServers)
-    {
-        var first = bootstrapServers.Split(',', 2, StringSplitOptions.TrimEntries)[0];
-        var colon = first.LastIndexOf(':');
-        return colon > 0 && int.TryParse(first.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port)
-            ? new KafkaServer(first[..colon].Trim('[', ']'), port)
-            : new KafkaServer(first, null);
     }
 }

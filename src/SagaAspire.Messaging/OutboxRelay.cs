@@ -28,7 +28,7 @@ internal sealed partial class OutboxRelay(
 {
     private const long LeaderLockKey = 0x5A6A_A5B1_0000_0002;
     private readonly MessagingOptions _options = options.Value;
-    private readonly KafkaServer _server = KafkaServer.FirstOf(kafka.BootstrapServers);
+    private readonly (string Host, int? Port) _server = kafka.FirstServer;
     private long _oldestPendingTicks;
 
     /// <summary>Age of the oldest row not yet published, as last seen by the leader (zero when drained).</summary>

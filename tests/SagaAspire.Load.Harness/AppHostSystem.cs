@@ -4,6 +4,7 @@ using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using SagaAspire.Embedded;
 
 namespace SagaAspire.Load;
 
@@ -165,25 +166,12 @@ public sealed class AppHostSystem : IAsyncDisposable
         // new one on the same data folder would refuse to start. Under load Aspire's stop may time
         // out and end the processes the hard way, which leaves that file behind.
         var postmaster = PostmasterPid();
-        while ((wrapper is { } pid && Alive(pid)) || (postmaster is { } server && Alive(server)))
+        while ((wrapper is { } pid && ProcFs.Alive(pid)) || (postmaster is { } server && ProcFs.Alive(server)))
             await Task.Delay(100, bound.Token);
     }
 
     /// <summary>The PostgreSQL server's process id, from its postmaster.pid; null when there is none.</summary>
-    public int? PostmasterPid()
-    {
-        try
-        {
-            var first = File.ReadLines(Path.Combine(DataDirectory, "postmaster.pid")).FirstOrDefault();
-            return int.TryParse(first, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : null;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
-
-    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}");
+    public int? PostmasterPid() => EmbeddedPostgres.ServerProcessId(DataDirectory);
 
     /// <summary>Starts PostgreSQL again on its data and port, and waits until it is healthy.</summary>
     public async Task StartPostgresAsync(TimeSpan timeout)
@@ -290,30 +278,6 @@ public sealed class AppHostSystem : IAsyncDisposable
         catch (IOException)
         {
             // a leftover temporary folder is harmless
-        }
-    }
-}
-
-/// <summary>The processes of this machine as /proc lists them (Linux).</summary>
-internal static class ProcFs
-{
-    public static IEnumerable<(int Pid, int Parent, string CommandLine)> Processes()
-    {
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) continue;
-            string stat, commandLine;
-            try
-            {
-                stat = File.ReadAllText($"{directory}/stat");
-                commandLine = File.ReadAllText($"{directory}/cmdline").Replace('\0', ' ');
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                continue; // ended meanwhile
-            }
-            var parent = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
-            yield return (pid, parent, commandLine);
         }
     }
 }

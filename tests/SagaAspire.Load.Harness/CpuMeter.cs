@@ -74,53 +74,28 @@ public sealed class CpuMeter
         if (!IsAvailable || _system.Hosted is not { } hosted) return sample;
         var instances = hosted.AllInstances();
         foreach (var instance in instances)
-            if (instance.ProcessId is { } pid && Read(pid) is { } times)
+            if (instance.ProcessId is { } pid && ProcFs.ReadStat(pid) is { } times)
                 sample[$"{(instances.Count(i => i.Service == instance.Service) == 1 ? instance.Service : instance.Id)}#{pid.ToString(CultureInfo.InvariantCulture)}"] = times.Own;
         foreach (var (part, pids) in hosted.InfrastructureProcesses())
+            sample[$"{part}#{pids[0].ToString(CultureInfo.InvariantCulture)}"] = GroupSeconds(pids);
+        if (hosted.PostmasterPid() is { } postmaster && ProcFs.Alive(postmaster))
         {
-            // A part may start and end helper processes as it goes (DCP does): it is known by its
-            // first process, and its time is that of its live processes plus what its top
-            // processes' ended children used.
-            var times = pids.Select(p => (Pid: p, Times: Read(p))).Where(p => p.Times is not null).ToList();
-            var own = times.Sum(p => p.Times!.Value.Own);
-            var ended = times.Where(p => !pids.Contains(p.Times!.Value.Parent)).Sum(p => p.Times!.Value.Children);
-            sample[$"{part}#{pids[0].ToString(CultureInfo.InvariantCulture)}"] = own + ended;
+            // The postmaster and its live backends; ended backends are in the postmaster's children time.
+            List<int> server = [postmaster, .. ProcFs.Processes().Where(p => p.Parent == postmaster).Select(p => p.Pid)];
+            sample[$"PostgreSQL#{postmaster.ToString(CultureInfo.InvariantCulture)}"] = GroupSeconds(server);
         }
-        if (hosted.PostmasterPid() is { } postmaster && Read(postmaster) is { } server)
-        {
-            // Ended backends are in the postmaster's children time; live ones are counted one by one.
-            var total = server.Own + server.Children;
-            foreach (var directory in Directory.EnumerateDirectories("/proc"))
-            {
-                if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) continue;
-                if (Read(pid) is { Parent: var parent } child && parent == postmaster) total += child.Own;
-            }
-            sample[$"PostgreSQL#{postmaster.ToString(CultureInfo.InvariantCulture)}"] = total;
-        }
-        if (Read(Environment.ProcessId) is { } self) sample[$"harness + AppHost#{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}"] = self.Own;
+        if (ProcFs.ReadStat(Environment.ProcessId) is { } self) sample[$"harness + AppHost#{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}"] = self.Own;
         return sample;
     }
 
-    /// <summary>utime + stime, cutime + cstime (seconds) and the parent of a process; null when it is gone.</summary>
-    private static (double Own, double Children, int Parent)? Read(int pid)
+    /// <summary>
+    /// CPU time of a group of processes that may start and end helpers as it goes (DCP does, and
+    /// PostgreSQL's backends come and go): the time of its live processes, plus what the ended
+    /// children of its top processes (those whose parent is not in the group) used.
+    /// </summary>
+    private static double GroupSeconds(IReadOnlyList<int> pids)
     {
-        string text;
-        try
-        {
-            text = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return null;
-        }
-        // The command name (field 2) may hold spaces: the fields that matter come after its ')'.
-        var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
-        const double TicksPerSecond = 100; // USER_HZ on Linux
-        double Field(int number) => double.Parse(fields[number - 3], CultureInfo.InvariantCulture) / TicksPerSecond;
-        return (Field(14) + Field(15), Field(16) + Field(17), int.Parse(fields[4 - 3], CultureInfo.InvariantCulture));
+        var live = pids.Select(ProcFs.ReadStat).OfType<ProcFs.Stat>().ToList();
+        return live.Sum(p => p.Own) + live.Where(p => !pids.Contains(p.Parent)).Sum(p => p.Children);
     }
 }
