@@ -37,9 +37,11 @@ public sealed class the_apphost_with_a_wrong_setting
         using var squatter = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         squatter.Start();
         var taken = ((System.Net.IPEndPoint)squatter.LocalEndpoint).Port;
-        using var apphost = AppHostProcess.Start(["--SagaAspire:Infrastructure=embedded", $"--SagaAspire:BasePort={taken - 1}"]);
+        // The squatter holds the first port checked (the order service's, the base port itself):
+        // a port below it may belong to any other process by chance and would be named first.
+        using var apphost = AppHostProcess.Start(["--SagaAspire:Infrastructure=embedded", $"--SagaAspire:BasePort={taken}"]);
 
         (await apphost.WaitForExitAsync(TimeSpan.FromSeconds(60))).ShouldBe(2, apphost.Output);
-        apphost.Output.ShouldContain($"Port {taken} (orchestrator) is taken; another SagaAspire may be running. Stop it, or move the services with SagaAspire:BasePort=<n>");
+        apphost.Output.ShouldContain($"Port {taken} (order) is taken; another SagaAspire may be running. Stop it, or move the services with SagaAspire:BasePort=<n>");
     }
 }
