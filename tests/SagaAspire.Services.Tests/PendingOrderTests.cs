@@ -18,7 +18,7 @@ public sealed class an_order_left_pending(ServiceInfrastructure infrastructure)
     {
         ["Messaging:RelayEnabled"] = "false",
         ["Orders:ResendPendingAfter"] = "00:00:01",
-        ["Orders:ResendMaxInterval"] = "00:00:02",
+        ["Orders:ResendMaxInterval"] = "00:00:04",
         ["Orders:ResendScanInterval"] = "00:00:00.100",
     };
 
@@ -31,14 +31,18 @@ public sealed class an_order_left_pending(ServiceInfrastructure infrastructure)
         var orderId = await PlaceAsync(client, new { customerId = "c-lost", currency = "USD", items = new[] { new { sku = "ABC", quantity = 3, unitPrice = 0.3333m } } });
         var before = await RowAsync(service, orderId);
 
-        var sent = await WaitForSendsAsync(service, before.SagaId, 3);
+        var (sent, dueAfter) = await WaitForSendsAsync(service, orderId, before.SagaId, 3);
 
         sent.Select(s => s.MessageId).Distinct().Count().ShouldBe(sent.Count, "a re-send is a new message: the orchestrator's inbox must not skip it");
         sent.ShouldAllBe(s => s.Payload.SequenceEqual(sent[0].Payload), "the order's body as it was first sent");
         sent.Skip(1).ShouldAllBe(s => s.TraceParent.Split('-', StringSplitOptions.None)[1] == before.TraceId, "each re-send continues the order's trace");
         sent.Skip(1).Select(s => s.TraceParent).ShouldNotContain(sent[0].TraceParent, "each re-send is a span of its own");
-        (sent[1].At - before.CreatedAt).ShouldBeGreaterThanOrEqualTo(TimeSpan.FromSeconds(0.9), "not before ResendPendingAfter");
-        (sent[2].At - sent[1].At).ShouldBeGreaterThanOrEqualTo(TimeSpan.FromSeconds(1.8), "the wait doubles after each re-send");
+        // The times compared are the database's own: when the service scheduled each re-send and when
+        // it wrote it, so a busy machine can make a re-send late but never make these fail.
+        (sent[1].At - before.CreatedAt).ShouldBeGreaterThanOrEqualTo(TimeSpan.FromSeconds(1), "not before ResendPendingAfter");
+        (dueAfter[1] - before.CreatedAt).ShouldBeGreaterThanOrEqualTo(TimeSpan.FromSeconds(1 + 2), "after the first re-send the wait is twice ResendPendingAfter");
+        sent[2].At.ShouldBeGreaterThanOrEqualTo(dueAfter[1], "the second re-send waits until it is due");
+        (dueAfter[2] - dueAfter[1]).ShouldBeGreaterThanOrEqualTo(TimeSpan.FromSeconds(4), "the wait doubles again after the second re-send");
 
         var after = await RowAsync(service, orderId);
         after.Status.ShouldBe("Pending");
@@ -105,13 +109,27 @@ public sealed class an_order_left_pending(ServiceInfrastructure infrastructure)
         return sent;
     }
 
-    private static async Task<List<Sent>> WaitForSendsAsync(WebApplicationFactory<OrdersOptions> service, string sagaId, int count)
+    /// <summary>
+    /// Waits until OrderPlaced has been sent <paramref name="count"/> times, noting after each re-send
+    /// when the service scheduled the next one (the row's next_resend_at by its resend_count).
+    /// </summary>
+    private static async Task<(List<Sent> Sent, Dictionary<int, DateTimeOffset> DueAfter)> WaitForSendsAsync(
+        WebApplicationFactory<OrdersOptions> service, string orderId, string sagaId, int count)
     {
-        for (var i = 0; i < 150; i++)
+        var dueAfter = new Dictionary<int, DateTimeOffset>();
+        for (var i = 0; i < 300; i++)
         {
+            var row = await RowAsync(service, orderId);
+            if (row.NextResendAt is { } due) dueAfter.TryAdd(row.ResendCount, due);
             var sent = await SendsAsync(service, sagaId);
-            if (sent.Count >= count) return sent;
-            await Task.Delay(100);
+            if (sent.Count >= count && dueAfter.ContainsKey(count - 1))
+            {
+                // The re-sends the test waited for must each have been seen with its schedule, or it cannot compare them.
+                for (var resend = 1; resend < count; resend++)
+                    dueAfter.ShouldContainKey(resend, $"the schedule after re-send {resend} was overwritten before the test read it");
+                return (sent, dueAfter);
+            }
+            await Task.Delay(50);
         }
         throw new TimeoutException($"OrderPlaced for saga {sagaId} was not sent {count} times");
     }
