@@ -1,5 +1,5 @@
 // The AppHost: Kafka and PostgreSQL (containers, processes on this machine, or your own servers),
-// one database per service, and the four services wired to them. Every service reads the same
+// one database per service, and the five services wired to them. Every service reads the same
 // configuration whichever infrastructure runs underneath: ConnectionStrings__kafka,
 // ConnectionStrings__<its database>, OTEL_*, ASPNETCORE_URLS.
 using Microsoft.Extensions.DependencyInjection;
@@ -34,10 +34,11 @@ IResourceBuilder<IResourceWithConnectionString> kafka = settings.Infrastructure 
 
 // Resource names must be unique, and the orchestrator's database would clash with the
 // orchestrator itself, so databases are "<name>-db" resources, handed to each service under the
-// name it reads (ConnectionStrings__orders, __orchestrator, __inventory, __payment).
+// name it reads (ConnectionStrings__orders, __orchestrator, __inventory, __payment, __delivery).
 var database = PostgresServer.Add(builder, "postgres", settings);
 var inventoryDb = database("inventory-db", "inventory");
 var paymentDb = database("payment-db", "payment");
+var deliveryDb = database("delivery-db", "delivery");
 var orchestratorDb = database("orchestrator-db", "orchestrator");
 var ordersDb = database("orders-db", "orders");
 
@@ -51,10 +52,14 @@ var payment = builder.AddSagaService<Projects.SagaAspire_Payment>("payment", set
     .WithReference(kafka).WaitFor(kafka)
     .WithDatabase(paymentDb, "payment");
 
+var delivery = builder.AddSagaService<Projects.SagaAspire_Delivery>("delivery", settings, operatorKey)
+    .WithReference(kafka).WaitFor(kafka)
+    .WithDatabase(deliveryDb, "delivery");
+
 var orchestrator = builder.AddSagaService<Projects.SagaAspire_Orchestrator>("orchestrator", settings, operatorKey)
     .WithReference(kafka).WaitFor(kafka)
     .WithDatabase(orchestratorDb, "orchestrator")
-    .WaitFor(inventory).WaitFor(payment)
+    .WaitFor(inventory).WaitFor(payment).WaitFor(delivery)
     .WithSagaExplorer()
     .WithRetryNeedsAttentionCommand(operatorKey);
 

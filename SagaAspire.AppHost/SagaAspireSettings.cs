@@ -30,7 +30,7 @@ internal sealed record SagaAspireSettings
     public const string Section = "SagaAspire";
 
     /// <summary>The services in the order their HTTP ports follow <see cref="BasePort"/>.</summary>
-    public static readonly string[] Services = ["order", "orchestrator", "inventory", "payment"];
+    public static readonly string[] Services = ["order", "orchestrator", "inventory", "payment", "delivery"];
 
     public required Infrastructure Infrastructure { get; init; }
 
@@ -49,7 +49,7 @@ internal sealed record SagaAspireSettings
     /// <summary>pgAdmin beside the PostgreSQL container.</summary>
     public bool PgAdmin { get; init; }
 
-    /// <summary>HTTP port of order; orchestrator, inventory and payment follow. 0: ports of Aspire's choosing.</summary>
+    /// <summary>HTTP port of order; orchestrator, inventory, payment and delivery follow. 0: ports of Aspire's choosing.</summary>
     public int BasePort { get; init; } = 5080;
 
     /// <summary>Replicas per service.</summary>

@@ -36,6 +36,7 @@ internal sealed class StartupSummary(SagaAspireSettings settings, DistributedApp
             $"  {"orchestrator (sagas)",-22} {orchestrator}/sagas",
             $"  {"inventory",-22} {await UrlAsync("inventory", stoppingToken)}/inventory",
             $"  {"payment",-22} {await UrlAsync("payment", stoppingToken)}/payments",
+            $"  {"delivery",-22} {await UrlAsync("delivery", stoppingToken)}/deliveries",
             $"  {"infrastructure",-22} {Describe()}",
         ]);
         if (model.Resources.OfType<ParameterResource>().FirstOrDefault(p => p.Name == OperatorKeyParameter) is { } parameter

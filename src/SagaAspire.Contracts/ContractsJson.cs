@@ -21,6 +21,12 @@ namespace SagaAspire.Contracts;
 [JsonSerializable(typeof(PaymentCharged))]
 [JsonSerializable(typeof(PaymentFailed))]
 [JsonSerializable(typeof(PaymentRefunded))]
+[JsonSerializable(typeof(ScheduleDelivery))]
+[JsonSerializable(typeof(CancelDelivery))]
+[JsonSerializable(typeof(DeliveryScheduled))]
+[JsonSerializable(typeof(DeliveryRefused))]
+[JsonSerializable(typeof(DeliveryCancelled))]
+[JsonSerializable(typeof(DeliveryBooking))]
 [JsonSerializable(typeof(OrderApproved))]
 [JsonSerializable(typeof(OrderRejected))]
 public sealed partial class ContractsJson : JsonSerializerContext;

@@ -8,11 +8,21 @@ public sealed record OrderLine(string Sku, int Quantity, decimal UnitPrice);
 /// <summary>How many of a product a reservation concerns.</summary>
 public sealed record StockLine(string Sku, int Quantity);
 
+/// <summary>Where an order is delivered; <see cref="Country"/> is an ISO 3166-1 alpha-2 code.</summary>
+public sealed record DeliveryAddress(string Street, string City, string PostalCode, string Country);
+
+/// <summary>A booked delivery: its id and the day it arrives.</summary>
+public sealed record DeliveryBooking(string DeliveryId, DateOnly Date);
+
 // order -> orchestrator
 
-/// <summary>An order was accepted and stored as Pending; its saga should start.</summary>
+/// <summary>
+/// An order was accepted and stored as Pending; its saga should start. <see cref="Address"/> is
+/// absent only in orders placed before deliveries existed; the delivery step refuses those.
+/// </summary>
 [MessageType("order.placed")]
-public sealed record OrderPlaced(string OrderId, string CustomerId, string Currency, IReadOnlyList<OrderLine> Lines, decimal Total);
+public sealed record OrderPlaced(string OrderId, string CustomerId, string Currency, IReadOnlyList<OrderLine> Lines, decimal Total,
+    DeliveryAddress? Address = null);
 
 // orchestrator -> inventory
 
@@ -70,11 +80,35 @@ public sealed record PaymentFailed(string OrderId, string Reason);
 [MessageType("payment.refunded")]
 public sealed record PaymentRefunded(string OrderId, decimal Amount);
 
+// orchestrator -> delivery
+
+/// <summary>Book a delivery slot for the order's address.</summary>
+[MessageType("delivery.schedule")]
+public sealed record ScheduleDelivery(string OrderId, DeliveryAddress? Address);
+
+/// <summary>Cancel the saga's delivery and free its slot (nothing, if nothing was booked).</summary>
+[MessageType("delivery.cancel")]
+public sealed record CancelDelivery(string OrderId);
+
+// delivery -> orchestrator
+
+/// <summary>A slot was booked for the order.</summary>
+[MessageType("delivery.scheduled")]
+public sealed record DeliveryScheduled(string OrderId, DeliveryBooking Booking);
+
+/// <summary>No delivery was booked, and why (an address not served, no free slot).</summary>
+[MessageType("delivery.refused")]
+public sealed record DeliveryRefused(string OrderId, string Reason);
+
+/// <summary>The saga's delivery (if any) was cancelled and its slot freed.</summary>
+[MessageType("delivery.cancelled")]
+public sealed record DeliveryCancelled(string OrderId);
+
 // orchestrator -> order
 
-/// <summary>The saga completed: the order is approved.</summary>
+/// <summary>The saga completed: the order is approved, with its delivery (absent from sagas without a delivery step).</summary>
 [MessageType("order.approved")]
-public sealed record OrderApproved(string OrderId);
+public sealed record OrderApproved(string OrderId, DeliveryBooking? Delivery = null);
 
 /// <summary>The saga failed or was cancelled, everything was compensated: the order is rejected.</summary>
 [MessageType("order.rejected")]

@@ -18,8 +18,14 @@ public static class Topics
     /// <summary>Payment's answers.</summary>
     public const string PaymentEvents = "payment.events";
 
+    /// <summary>ScheduleDelivery, CancelDelivery, from the orchestrator.</summary>
+    public const string DeliveryCommands = "delivery.commands";
+
+    /// <summary>Delivery's answers.</summary>
+    public const string DeliveryEvents = "delivery.events";
+
     /// <summary>Each saga's outcome: OrderApproved or OrderRejected.</summary>
     public const string OrchestratorEvents = "orchestrator.events";
 
-    public static readonly string[] All = [Orders, InventoryCommands, InventoryEvents, PaymentCommands, PaymentEvents, OrchestratorEvents];
+    public static readonly string[] All = [Orders, InventoryCommands, InventoryEvents, PaymentCommands, PaymentEvents, DeliveryCommands, DeliveryEvents, OrchestratorEvents];
 }

@@ -30,6 +30,12 @@ public sealed record SagaStep<TData>(
     public Type? CompensatedBy { get; init; }
     public RetryPolicy CompensationRetry { get; init; } = new(10, TimeSpan.FromSeconds(5), 2, TimeSpan.FromMinutes(1));
 
+    /// <summary>
+    /// What the step's completed reply leaves for the saga's outcome (the delivery it booked, say),
+    /// kept in the state under the step's name until the saga completes.
+    /// </summary>
+    public Func<object, string>? Result { get; init; }
+
     public bool CanCompensate => Compensation is not null && CompensationTopic is not null && CompensatedBy is not null;
 }
 
@@ -41,6 +47,13 @@ public sealed class SagaDefinition<TData>
 {
     public SagaDefinition(string name, IReadOnlyList<SagaStep<TData>> steps, string outcomeTopic,
         Func<TData, object> completed, Func<TData, string, object> failed)
+        : this(name, steps, outcomeTopic, (data, _) => completed(data), failed)
+    {
+    }
+
+    /// <param name="completed">The completed saga's event, from its data and the steps' <see cref="SagaStep{TData}.Result"/>s by step name.</param>
+    public SagaDefinition(string name, IReadOnlyList<SagaStep<TData>> steps, string outcomeTopic,
+        Func<TData, IReadOnlyDictionary<string, string>, object> completed, Func<TData, string, object> failed)
     {
         if (steps.Count == 0) throw new ArgumentException("A saga needs at least one step.", nameof(steps));
         if (steps.Select(s => s.Name).Distinct(StringComparer.Ordinal).Count() != steps.Count)
@@ -55,7 +68,7 @@ public sealed class SagaDefinition<TData>
     public string Name { get; }
     public IReadOnlyList<SagaStep<TData>> Steps { get; }
     public string OutcomeTopic { get; }
-    public Func<TData, object> Completed { get; }
+    public Func<TData, IReadOnlyDictionary<string, string>, object> Completed { get; }
     public Func<TData, string, object> Failed { get; }
 
     /// <summary>Every reply type some step waits for: what the orchestrator must consume.</summary>
@@ -79,7 +92,7 @@ public sealed class SagaDefinition<TData>
         if (state.Status == SagaStatus.Running)
         {
             if (type == step.CompletedBy)
-                return CompleteStep(state, data, now, newId);
+                return CompleteStep(state, data, reply, now, newId);
             if (type == step.FailedBy)
             {
                 var reason = step.FailureReason?.Invoke(reply) ?? $"{step.Name} failed";
@@ -164,10 +177,11 @@ public sealed class SagaDefinition<TData>
             [new(step.Name, "compensation retried", "by an operator", now)]);
     }
 
-    private SagaDecision CompleteStep(SagaState state, TData data, DateTimeOffset now, Func<Guid> newId)
+    private SagaDecision CompleteStep(SagaState state, TData data, object reply, DateTimeOffset now, Func<Guid> newId)
     {
         var step = Steps[state.CurrentStep];
         var completed = state.WithStep(state.CurrentStep, StepStatus.Completed);
+        if (step.Result is not null) completed = completed.WithResult(step.Name, step.Result(reply));
         var timeline = new List<TimelineEntry> { new(step.Name, "completed", null, now) };
         if (state.CurrentStep + 1 < Steps.Count)
         {
@@ -217,7 +231,9 @@ public sealed class SagaDefinition<TData>
 
     /// <summary>The event a final saga publishes: completed, or failed (and cancelled) with its reason.</summary>
     private object OutcomeOf(SagaState final, TData data) =>
-        final.Status == SagaStatus.Completed ? Completed(data) : Failed(data, final.FailureReason ?? "failed");
+        final.Status == SagaStatus.Completed ? Completed(data, final.Results ?? NoResults) : Failed(data, final.FailureReason ?? "failed");
+
+    private static readonly IReadOnlyDictionary<string, string> NoResults = new Dictionary<string, string>();
 
     private (SagaState State, IReadOnlyList<SagaMessage> Send) Request(SagaState state, TData data, int index, DateTimeOffset now, Guid messageId)
     {

@@ -31,7 +31,8 @@ public enum StepStatus
 /// <summary>
 /// A saga's persisted state: small, serializable, and all a decision needs besides the message.
 /// <see cref="PendingMessageId"/> is the identity of the command awaiting an answer; a resend
-/// after a timeout reuses it, so the receiver's inbox recognises the resend.
+/// after a timeout reuses it, so the receiver's inbox recognises the resend. <see cref="Results"/>
+/// holds what completed steps left for the outcome, by step name.
 /// </summary>
 public sealed record SagaState(
     string SagaId,
@@ -44,7 +45,8 @@ public sealed record SagaState(
     string? FailureReason,
     DateTimeOffset StartedAt,
     DateTimeOffset UpdatedAt,
-    bool CancelRequested = false)
+    bool CancelRequested = false,
+    IReadOnlyDictionary<string, string>? Results = null)
 {
     public bool IsTerminal => Status is SagaStatus.Completed or SagaStatus.Failed or SagaStatus.Cancelled;
 
@@ -56,6 +58,12 @@ public sealed record SagaState(
         var steps = Steps.ToArray();
         steps[index] = status;
         return this with { Steps = steps };
+    }
+
+    internal SagaState WithResult(string step, string result)
+    {
+        var results = new Dictionary<string, string>(Results ?? new Dictionary<string, string>(), StringComparer.Ordinal) { [step] = result };
+        return this with { Results = results };
     }
 }
 

@@ -41,8 +41,11 @@ internal static class Extensions
             .Handle<PaymentCharged, SagaReplyHandler<PaymentCharged>>(Topics.PaymentEvents)
             .Handle<PaymentFailed, SagaReplyHandler<PaymentFailed>>(Topics.PaymentEvents)
             .Handle<PaymentRefunded, SagaReplyHandler<PaymentRefunded>>(Topics.PaymentEvents)
+            .Handle<DeliveryScheduled, SagaReplyHandler<DeliveryScheduled>>(Topics.DeliveryEvents)
+            .Handle<DeliveryRefused, SagaReplyHandler<DeliveryRefused>>(Topics.DeliveryEvents)
+            .Handle<DeliveryCancelled, SagaReplyHandler<DeliveryCancelled>>(Topics.DeliveryEvents)
             .Validate<OrderPlaced>(OrderPlacedRules)
-            .Publishes(Topics.InventoryCommands, Topics.PaymentCommands, Topics.OrchestratorEvents)
+            .Publishes(Topics.InventoryCommands, Topics.PaymentCommands, Topics.DeliveryCommands, Topics.OrchestratorEvents)
             .AddMigrations("orchestrator", OrchestratorSchema.Migrations);
 
         // Registered after AddMessaging because hosted services start in order: the schema first.

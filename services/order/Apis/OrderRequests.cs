@@ -7,6 +7,8 @@ namespace SagaAspire.Order.Apis;
 /// <summary>
 /// The body of <c>POST /orders</c>, in either shape: <c>{customerId, currency, items: [{sku, quantity, unitPrice}]}</c>,
 /// or the single-item seed shape <c>{orderId, sku, quantity, amount, currency}</c> where amount is the order's total.
+/// Either may carry <c>deliveryAddress: {street, city, postalCode, country}</c>; without one the
+/// order goes to <c>Orders:DefaultDeliveryAddress</c>.
 /// Every field is optional here so that a missing one is reported by name, not as a parse error.
 /// </summary>
 public sealed class PlaceOrderRequest
@@ -18,6 +20,16 @@ public sealed class PlaceOrderRequest
     public string? Sku { get; set; }
     public int? Quantity { get; set; }
     public decimal? Amount { get; set; }
+    public AddressRequest? DeliveryAddress { get; set; }
+}
+
+/// <summary>Where an order goes; <see cref="Country"/> is an ISO 3166-1 alpha-2 code (any case).</summary>
+public sealed class AddressRequest
+{
+    public string? Street { get; set; }
+    public string? City { get; set; }
+    public string? PostalCode { get; set; }
+    public string? Country { get; set; }
 }
 
 public sealed class OrderItemRequest
@@ -28,7 +40,7 @@ public sealed class OrderItemRequest
 }
 
 /// <summary>An order that passed validation, normalised to one shape.</summary>
-public sealed record ValidOrder(string? OrderId, string CustomerId, string Currency, IReadOnlyList<OrderLine> Lines)
+public sealed record ValidOrder(string? OrderId, string CustomerId, string Currency, IReadOnlyList<OrderLine> Lines, DeliveryAddress DeliveryAddress)
 {
     public decimal Total => Lines.Sum(l => l.UnitPrice * l.Quantity);
 }
@@ -36,9 +48,10 @@ public sealed record ValidOrder(string? OrderId, string CustomerId, string Curre
 /// <summary>The answer to an accepted order.</summary>
 public sealed record OrderAccepted(string OrderId, string SagaId, string Status, string? TraceId);
 
-/// <summary>An order as the API shows it.</summary>
+/// <summary>An order as the API shows it; <see cref="Delivery"/> once it is approved.</summary>
 public sealed record OrderView(string OrderId, string SagaId, string CustomerId, string Currency, IReadOnlyList<OrderLine> Lines,
-    decimal Total, string Status, string? Reason, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? TraceId);
+    decimal Total, string Status, string? Reason, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? TraceId,
+    DeliveryAddress? DeliveryAddress, DeliveryBooking? Delivery);
 
 /// <summary>One page of orders.</summary>
 public sealed record OrderPage(IReadOnlyList<OrderView> Items, int Page, int PageSize, long Total);
@@ -48,6 +61,8 @@ public sealed record OrderPage(IReadOnlyList<OrderView> Items, int Page, int Pag
 [JsonSerializable(typeof(OrderAccepted))]
 [JsonSerializable(typeof(ValidOrder))]
 [JsonSerializable(typeof(List<OrderLine>))]
+[JsonSerializable(typeof(DeliveryAddress))]
+[JsonSerializable(typeof(DeliveryBooking))]
 internal sealed partial class OrderJson : JsonSerializerContext;
 
 /// <summary>Checks a request and names every problem by the field it concerns.</summary>
@@ -55,8 +70,9 @@ internal static class OrderValidation
 {
     public const string GuestCustomer = "guest";
     private const int MaxIdLength = 64;
+    private const int MaxAddressPartLength = 200;
 
-    public static (ValidOrder? Order, Dictionary<string, string[]> Errors) Validate(PlaceOrderRequest request, int maxLines)
+    public static (ValidOrder? Order, Dictionary<string, string[]> Errors) Validate(PlaceOrderRequest request, int maxLines, DeliveryAddress defaultAddress)
     {
         var errors = new Dictionary<string, List<string>>();
         void Add(string field, string message)
@@ -111,10 +127,37 @@ internal static class OrderValidation
             }
         }
 
+        var address = request.DeliveryAddress is null ? defaultAddress : CheckAddress(request.DeliveryAddress, "deliveryAddress", Add);
+
         var total = lines.Sum(l => l.UnitPrice * l.Quantity);
         if (errors.Count == 0 && total > 1_000_000_000m) Add("items", "The order's total is too large.");
         if (errors.Count > 0) return (null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
-        return (new ValidOrder(request.OrderId, customer!, currency!, lines), []);
+        return (new ValidOrder(request.OrderId, customer!, currency!, lines, address!), []);
+    }
+
+    /// <summary>The address trimmed, its country in upper case; null when a part is missing or too long.</summary>
+    public static DeliveryAddress? CheckAddress(AddressRequest address, string field, Action<string, string> add)
+    {
+        string? Part(string? value, string name)
+        {
+            var trimmed = value?.Trim();
+            if (string.IsNullOrEmpty(trimmed)) add($"{field}.{name}", $"{name} is required.");
+            else if (trimmed.Length > MaxAddressPartLength) add($"{field}.{name}", $"{name} is at most {MaxAddressPartLength} characters.");
+            else if (trimmed.Any(char.IsControl)) add($"{field}.{name}", $"{name} holds a control character.");
+            else return trimmed;
+            return null;
+        }
+        var street = Part(address.Street, "street");
+        var city = Part(address.City, "city");
+        var postalCode = Part(address.PostalCode, "postalCode");
+        var country = address.Country?.Trim().ToUpperInvariant();
+        if (string.IsNullOrEmpty(country)) add($"{field}.country", "country is required.");
+        else if (country is not { Length: 2 } || !country.All(char.IsAsciiLetterUpper))
+        {
+            add($"{field}.country", $"'{address.Country}' is not a 2-letter ISO 3166 country code.");
+            country = null;
+        }
+        return street is null || city is null || postalCode is null || string.IsNullOrEmpty(country) ? null : new DeliveryAddress(street, city, postalCode, country);
     }
 
     private static string? CheckSku(string? sku, string field, Action<string, string> add)

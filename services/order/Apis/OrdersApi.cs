@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using SagaAspire.Contracts;
 using SagaAspire.Order.Data;
 
 namespace SagaAspire.Order.Apis;
@@ -14,6 +15,24 @@ public sealed class OrdersOptions
     public const string Section = "Orders";
     public int MaxLines { get; set; } = 50;
     public int MaxBodyBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Where an order without a <c>deliveryAddress</c> goes.</summary>
+    public AddressRequest DefaultDeliveryAddress { get; set; } = new() { Street = "1 Harbour Street", City = "Springfield", PostalCode = "12345", Country = "US" };
+
+    private DeliveryAddress? _defaultAddress;
+
+    /// <summary>The default address, checked (start-up has refused a wrong one).</summary>
+    internal DeliveryAddress DefaultAddress => _defaultAddress ??= CheckDefaultAddress().Address
+        ?? throw new InvalidOperationException($"{Section}:{nameof(DefaultDeliveryAddress)} is not a valid address.");
+
+    /// <summary>The default address as checked, or the problems with it, each naming its setting.</summary>
+    internal (DeliveryAddress? Address, List<string> Problems) CheckDefaultAddress()
+    {
+        var problems = new List<string>();
+        var address = OrderValidation.CheckAddress(DefaultDeliveryAddress, $"{Section}:{nameof(DefaultDeliveryAddress)}",
+            (field, problem) => problems.Add($"{field.Replace('.', ':')}: {problem}"));
+        return (address, problems);
+    }
 }
 
 /// <summary><c>POST /orders</c>, <c>GET /orders/{id}</c>, <c>GET /orders</c>.</summary>
@@ -53,7 +72,7 @@ public static class OrdersApi
         }
         if (parsed is null) return BadRequest("Malformed JSON", "The body is JSON null.", "body", "An order object is required.");
 
-        var (order, errors) = OrderValidation.Validate(parsed, options.Value.MaxLines);
+        var (order, errors) = OrderValidation.Validate(parsed, options.Value.MaxLines, options.Value.DefaultAddress);
         if (order is null) return TypedResults.ValidationProblem(errors, title: "The order is not valid");
 
         var key = request.Headers[IdempotencyKeyHeader].ToString() is { Length: > 0 } given ? given : null;

@@ -47,5 +47,14 @@ internal static class OrderSchema
             COMMENT ON COLUMN orders.resend_count IS 'How often OrderPlaced was sent again because the order stayed Pending.';
             COMMENT ON COLUMN orders.next_resend_at IS 'When OrderPlaced is next sent again if the order is still Pending (null: ResendPendingAfter after created_at).';
             """),
+        // The saga books a delivery: the order says where to, and shows the booking once approved.
+        // Orders from before keep no address; their saga's delivery step refuses them.
+        new(3, "delivery address and booking", """
+            ALTER TABLE orders
+                ADD COLUMN delivery_address jsonb,
+                ADD COLUMN delivery         jsonb;
+            COMMENT ON COLUMN orders.delivery_address IS 'Where the order goes: street, city, postalCode, country (ISO 3166-1 alpha-2).';
+            COMMENT ON COLUMN orders.delivery IS 'The booked delivery (deliveryId, date) the saga reported when it approved the order.';
+            """),
     ];
 }

@@ -57,8 +57,8 @@ internal sealed class OrderStore(NpgsqlDataSource dataSource, Outbox outbox)
         var traceId = activity?.TraceId.ToHexString();
         var (traceParent, traceState) = activity is { IdFormat: ActivityIdFormat.W3C } ? (activity.Id, activity.TraceStateString) : (null, null);
         await using (var insert = new NpgsqlCommand("""
-            INSERT INTO orders (order_id, saga_id, customer_id, currency, lines, total, status, trace_id, traceparent, tracestate)
-            VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'Pending', $7, $8, $9) ON CONFLICT (order_id) DO NOTHING
+            INSERT INTO orders (order_id, saga_id, customer_id, currency, lines, total, status, trace_id, traceparent, tracestate, delivery_address)
+            VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'Pending', $7, $8, $9, $10::jsonb) ON CONFLICT (order_id) DO NOTHING
             """, connection, transaction))
         {
             insert.Parameters.Add(new() { Value = orderId });
@@ -70,13 +70,14 @@ internal sealed class OrderStore(NpgsqlDataSource dataSource, Outbox outbox)
             insert.Parameters.Add(new() { Value = (object?)traceId ?? DBNull.Value });
             insert.Parameters.Add(new() { Value = (object?)traceParent ?? DBNull.Value });
             insert.Parameters.Add(new() { Value = (object?)traceState ?? DBNull.Value });
+            insert.Parameters.Add(new() { Value = JsonSerializer.Serialize(order.DeliveryAddress, OrderJson.Default.DeliveryAddress) });
             if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0) return new PlaceResult.OrderIdTaken(orderId);
         }
 
         // OrderPlaced wakes the relay after the commit, not from inside it (see Outbox).
         using var wakeUp = outbox.WakeUpAfterCommit();
         await outbox.EnqueueAsync(transaction,
-            new OutgoingMessage(Topics.Orders, sagaId, new OrderPlaced(orderId, order.CustomerId, order.Currency, order.Lines, order.Total)), cancellationToken);
+            new OutgoingMessage(Topics.Orders, sagaId, new OrderPlaced(orderId, order.CustomerId, order.Currency, order.Lines, order.Total, order.DeliveryAddress)), cancellationToken);
 
         var accepted = new OrderAccepted(orderId, sagaId, "Pending", traceId);
         if (idempotencyKey is not null)
@@ -121,14 +122,21 @@ internal sealed class OrderStore(NpgsqlDataSource dataSource, Outbox outbox)
         return new OrderPage(items, page, pageSize, reader.GetInt64(0));
     }
 
-    /// <summary>Moves a Pending order to its final status; false when it was final already.</summary>
-    public static async Task<bool> ConcludeAsync(MessageContext context, string orderId, string status, string? reason, CancellationToken cancellationToken)
+    /// <summary>Moves a Pending order to its final status (an approved one with its delivery); false when it was final already.</summary>
+    public static async Task<bool> ConcludeAsync(MessageContext context, string orderId, string status, string? reason, DeliveryBooking? delivery,
+        CancellationToken cancellationToken)
     {
         await using var update = new NpgsqlCommand(
-            "UPDATE orders SET status = $2, reason = $3, updated_at = now() WHERE order_id = $1 AND status = 'Pending'", context.Connection, context.Transaction);
+            "UPDATE orders SET status = $2, reason = $3, delivery = $4::jsonb, updated_at = now() WHERE order_id = $1 AND status = 'Pending'",
+            context.Connection, context.Transaction);
         update.Parameters.Add(new() { Value = orderId });
         update.Parameters.Add(new() { Value = status });
         update.Parameters.Add(new() { Value = (object?)reason ?? DBNull.Value });
+        update.Parameters.Add(new()
+        {
+            Value = delivery is null ? DBNull.Value : JsonSerializer.Serialize(delivery, OrderJson.Default.DeliveryBooking),
+            NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text,
+        });
         return await update.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
@@ -139,7 +147,7 @@ internal sealed class OrderStore(NpgsqlDataSource dataSource, Outbox outbox)
     public static async Task<List<PendingOrder>> ClaimDueForResendAsync(NpgsqlTransaction transaction, TimeSpan after, int limit, CancellationToken cancellationToken)
     {
         await using var select = new NpgsqlCommand("""
-            SELECT order_id, saga_id, customer_id, currency, lines::text, resend_count, traceparent, tracestate
+            SELECT order_id, saga_id, customer_id, currency, lines::text, resend_count, traceparent, tracestate, delivery_address::text
             FROM orders
             WHERE status = 'Pending' AND created_at <= now() - $1 AND (next_resend_at IS NULL OR next_resend_at <= now())
             ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED
@@ -152,7 +160,8 @@ internal sealed class OrderStore(NpgsqlDataSource dataSource, Outbox outbox)
         {
             // The total as first sent is the lines' sum (ValidOrder.Total); the column holds it rounded to cents.
             var lines = JsonSerializer.Deserialize(reader.GetString(4), OrderJson.Default.ListOrderLine)!;
-            var placed = new OrderPlaced(reader.GetString(0), reader.GetString(2), reader.GetString(3), lines, lines.Sum(l => l.UnitPrice * l.Quantity));
+            var placed = new OrderPlaced(reader.GetString(0), reader.GetString(2), reader.GetString(3), lines, lines.Sum(l => l.UnitPrice * l.Quantity),
+                reader.IsDBNull(8) ? null : JsonSerializer.Deserialize(reader.GetString(8), OrderJson.Default.DeliveryAddress));
             due.Add(new PendingOrder(reader.GetString(1), placed, reader.GetInt32(5),
                 reader.IsDBNull(6) ? null : reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7)));
         }
@@ -176,11 +185,14 @@ internal sealed class OrderStore(NpgsqlDataSource dataSource, Outbox outbox)
         await update.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private const string Columns = "order_id, saga_id, customer_id, currency, lines::text, total, status, reason, created_at, updated_at, trace_id";
+    private const string Columns =
+        "order_id, saga_id, customer_id, currency, lines::text, total, status, reason, created_at, updated_at, trace_id, delivery_address::text, delivery::text";
 
     private static OrderView Read(NpgsqlDataReader reader) => new(
         reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
         JsonSerializer.Deserialize(reader.GetString(4), OrderJson.Default.ListOrderLine)!,
         reader.GetDecimal(5), reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7),
-        reader.GetFieldValue<DateTimeOffset>(8), reader.GetFieldValue<DateTimeOffset>(9), reader.IsDBNull(10) ? null : reader.GetString(10));
+        reader.GetFieldValue<DateTimeOffset>(8), reader.GetFieldValue<DateTimeOffset>(9), reader.IsDBNull(10) ? null : reader.GetString(10),
+        reader.IsDBNull(11) ? null : JsonSerializer.Deserialize(reader.GetString(11), OrderJson.Default.DeliveryAddress),
+        reader.IsDBNull(12) ? null : JsonSerializer.Deserialize(reader.GetString(12), OrderJson.Default.DeliveryBooking));
 }

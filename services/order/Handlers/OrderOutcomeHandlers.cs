@@ -4,12 +4,12 @@ using SagaAspire.Order.Data;
 
 namespace SagaAspire.Order.Handlers;
 
-/// <summary>The saga's outcome makes a Pending order Approved (a repeat changes nothing).</summary>
+/// <summary>The saga's outcome makes a Pending order Approved, with its delivery (a repeat changes nothing).</summary>
 internal sealed class OrderApprovedHandler(ILogger<OrderApprovedHandler> logger) : IMessageHandler<OrderApproved>
 {
     public async Task HandleAsync(OrderApproved message, MessageContext context, CancellationToken cancellationToken)
     {
-        if (!await OrderStore.ConcludeAsync(context, message.OrderId, "Approved", null, cancellationToken))
+        if (!await OrderStore.ConcludeAsync(context, message.OrderId, "Approved", null, message.Delivery, cancellationToken))
             OrderLog.AlreadyConcluded(logger, message.OrderId, "Approved");
     }
 }
@@ -19,7 +19,7 @@ internal sealed class OrderRejectedHandler(ILogger<OrderRejectedHandler> logger)
 {
     public async Task HandleAsync(OrderRejected message, MessageContext context, CancellationToken cancellationToken)
     {
-        if (!await OrderStore.ConcludeAsync(context, message.OrderId, "Rejected", message.Reason, cancellationToken))
+        if (!await OrderStore.ConcludeAsync(context, message.OrderId, "Rejected", message.Reason, null, cancellationToken))
             OrderLog.AlreadyConcluded(logger, message.OrderId, "Rejected");
     }
 }

@@ -1,0 +1,32 @@
+using SagaAspire.Contracts;
+using SagaAspire.Delivery.Data;
+using SagaAspire.Messaging;
+
+namespace SagaAspire.Delivery.Handlers;
+
+/// <summary>Cancels the saga's delivery once and frees its place on the day; always answers cancelled.</summary>
+internal sealed class CancelDeliveryHandler(ILogger<CancelDeliveryHandler> logger) : IMessageHandler<CancelDelivery>
+{
+    public async Task HandleAsync(CancelDelivery message, MessageContext context, CancellationToken cancellationToken)
+    {
+        await DeliveryStore.LockSagaAsync(context, cancellationToken);
+        var sagaId = context.Envelope.SagaId;
+
+        switch (await DeliveryStore.FindAsync(context, cancellationToken))
+        {
+            case null:
+                // The cancel overtook its schedule (or the schedule never came): the tombstone refuses that schedule later.
+                await DeliveryStore.InsertTombstoneAsync(context, message.OrderId, cancellationToken);
+                DeliveryLog.CancelledBeforeSchedule(logger, sagaId, message.OrderId);
+                break;
+            case { Status: DeliveryStatus.Scheduled, Country: { } country, Day: { } day }:
+                await DeliveryStore.CancelAsync(context, country, day, cancellationToken);
+                DeliveryLog.Cancelled(logger, sagaId, message.OrderId, day);
+                break;
+            case { } delivery:
+                DeliveryLog.Repeated(logger, nameof(CancelDelivery), sagaId, delivery.Status);
+                break;
+        }
+        context.Send(Topics.DeliveryEvents, new DeliveryCancelled(message.OrderId));
+    }
+}
