@@ -29,6 +29,8 @@ public sealed class the_order_api(ServiceInfrastructure infrastructure)
         order.GetProperty("status").GetString().ShouldBe("Pending");
         order.GetProperty("currency").GetString().ShouldBe("USD");
         order.GetProperty("total").GetDecimal().ShouldBe(11m);
+        order.GetProperty("deliveryAddress").GetProperty("country").GetString().ShouldBe("US", "without an address the order goes to the default one");
+        order.GetProperty("delivery").ValueKind.ShouldBe(JsonValueKind.Null, "no delivery before the saga approves the order");
         (await Count(service, "SELECT count(*) FROM messaging.outbox WHERE message_type = 'order.placed.v1'")).ShouldBe(1);
     }
 
@@ -43,6 +45,10 @@ public sealed class the_order_api(ServiceInfrastructure infrastructure)
         { """{"orderId":"o-1","sku":"ABC","quantity":2,"amount":0,"currency":"USD"}""", "amount", "positive" },
         { """{"customerId":"c","currency":"USD","items":[{"sku":"A","quantity":"two","unitPrice":1}]}""", "items[0].quantity", "wrong type" },
         { """{"customerId":"c",""", "body", "well-formed" },
+        { """{"orderId":"o-1","sku":"ABC","quantity":2,"amount":5,"currency":"USD","deliveryAddress":{"street":"1 Main St","city":"X","postalCode":"1","country":"USA"}}""",
+            "deliveryAddress.country", "2-letter ISO 3166" },
+        { """{"customerId":"c","currency":"USD","items":[{"sku":"A","quantity":1,"unitPrice":1}],"deliveryAddress":{"city":"X","postalCode":"1","country":"US"}}""",
+            "deliveryAddress.street", "required" },
     };
 
     [Theory]
@@ -62,6 +68,37 @@ public sealed class the_order_api(ServiceInfrastructure infrastructure)
         problem.ToString().ShouldNotContain("   at ", Case.Sensitive, "no stack traces");
         (await Count(service, "SELECT count(*) FROM orders")).ShouldBe(0);
         (await Count(service, "SELECT count(*) FROM messaging.outbox")).ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task sends_the_delivery_address_it_was_given_trimmed_and_with_the_country_in_capitals()
+    {
+        await using var service = await infrastructure.ServiceAsync<OrdersOptions>("orders", new Dictionary<string, string?> { ["Messaging:RelayEnabled"] = "false" });
+        using var client = service.CreateClient();
+        using var response = await client.PostAsJsonAsync("/orders", new
+        {
+            customerId = "c-2", currency = "EUR", items = new[] { new { sku = "ABC", quantity = 1, unitPrice = 3m } },
+            deliveryAddress = new { street = " Damrak 1 ", city = "Amsterdam", postalCode = "1012 LG", country = "nl" },
+        });
+        response.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        var orderId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("orderId").GetString();
+        var address = (await client.GetFromJsonAsync<JsonElement>($"/orders/{orderId}")).GetProperty("deliveryAddress");
+        (address.GetProperty("street").GetString(), address.GetProperty("postalCode").GetString(), address.GetProperty("country").GetString())
+            .ShouldBe(("Damrak 1", "1012 LG", "NL"));
+        await using var command = service.Services.GetRequiredService<NpgsqlDataSource>().CreateCommand(
+            "SELECT convert_from(payload, 'UTF8')::jsonb -> 'address' ->> 'city' FROM messaging.outbox WHERE message_type = 'order.placed.v1'");
+        (await command.ExecuteScalarAsync()).ShouldBe("Amsterdam", "OrderPlaced carries the address to the saga");
+    }
+
+    [Fact]
+    public async Task stops_at_start_up_naming_a_default_address_with_a_part_missing()
+    {
+        await using var service = await infrastructure.ServiceAsync<OrdersOptions>("orders", new Dictionary<string, string?>
+        {
+            ["Messaging:RelayEnabled"] = "false", ["Orders:DefaultDeliveryAddress:Country"] = "Narnia",
+        });
+        var error = Should.Throw<Microsoft.Extensions.Options.OptionsValidationException>(() => service.CreateClient());
+        error.Message.ShouldContain("Orders:DefaultDeliveryAddress:country: 'Narnia' is not a 2-letter ISO 3166 country code.");
     }
 
     [Fact]

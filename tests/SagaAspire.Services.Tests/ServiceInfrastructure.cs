@@ -21,10 +21,11 @@ public sealed class ServiceInfrastructure : IAsyncLifetime
     /// A service on a broker of its own, for a test that must see only its own messages on the
     /// saga's topics, with a client for its API and a producer of contract messages.
     /// </summary>
-    public async Task<IsolatedService<TEntry>> IsolatedServiceAsync<TEntry>(string connectionName) where TEntry : class
+    public async Task<IsolatedService<TEntry>> IsolatedServiceAsync<TEntry>(string connectionName, IDictionary<string, string?>? settings = null)
+        where TEntry : class
     {
         var kafka = PrivateBroker();
-        var service = await ServiceAsync<TEntry>(connectionName, kafka: kafka);
+        var service = await ServiceAsync<TEntry>(connectionName, settings, kafka);
         return new IsolatedService<TEntry>(kafka, service, service.CreateClient(), new ContractProducer(kafka.BootstrapServers));
     }
 

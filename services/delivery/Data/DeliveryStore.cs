@@ -60,12 +60,12 @@ internal sealed class DeliveryStore(NpgsqlDataSource dataSource)
         command.Parameters.Add(new() { Value = from });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var areas = new List<AreaView>();
+        var slots = new List<SlotView>();
         while (await reader.ReadAsync(cancellationToken))
         {
             if (areas.Count == 0 || areas[^1].Country != reader.GetString(0))
-                areas.Add(new AreaView(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), []));
-            if (!reader.IsDBNull(3))
-                ((List<SlotView>)areas[^1].Slots).Add(new SlotView(reader.GetFieldValue<DateOnly>(3), reader.GetInt32(4), reader.GetInt32(5)));
+                areas.Add(new AreaView(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), slots = []));
+            if (!reader.IsDBNull(3)) slots.Add(new SlotView(reader.GetFieldValue<DateOnly>(3), reader.GetInt32(4), reader.GetInt32(5)));
         }
         return areas;
     }
