@@ -50,6 +50,19 @@ public sealed class MessageContext
         _outgoing.Add(outgoing);
         return outgoing;
     }
+
+    /// <summary>
+    /// Holds the message's saga until the transaction ends. One saga's commands arrive in order on
+    /// one partition, but two replicas can overlap for a moment in a rebalance: a participant that
+    /// checks what it did for the saga and then acts takes this first, so a command and its
+    /// compensation never both find nothing and both go ahead.
+    /// </summary>
+    public async Task LockSagaAsync(CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", Connection, Transaction);
+        command.Parameters.Add(new() { Value = Envelope.SagaId });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
 }
 
 /// <summary>

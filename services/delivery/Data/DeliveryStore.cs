@@ -78,16 +78,6 @@ internal sealed class DeliveryStore(NpgsqlDataSource dataSource)
 
     // What follows runs inside the transaction of the command being handled.
 
-    /// <summary>
-    /// Holds the saga until the transaction ends: two replicas overlapping in a rebalance must not
-    /// both find no delivery and both book one (or book one a cancel has just given up on).
-    /// </summary>
-    public static async Task LockSagaAsync(MessageContext context, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", context.Connection, context.Transaction);
-        command.Parameters.Add(new() { Value = context.Envelope.SagaId });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
 
     public static async Task<StoredDelivery?> FindAsync(MessageContext context, CancellationToken cancellationToken)
     {

@@ -9,7 +9,7 @@ internal sealed class ReleaseInventoryHandler(ILogger<ReleaseInventoryHandler> l
 {
     public async Task HandleAsync(ReleaseInventory message, MessageContext context, CancellationToken cancellationToken)
     {
-        await InventoryStore.LockSagaAsync(context, cancellationToken);
+        await context.LockSagaAsync(cancellationToken);
         var sagaId = context.Envelope.SagaId;
 
         switch (await InventoryStore.FindReservationAsync(context, cancellationToken))

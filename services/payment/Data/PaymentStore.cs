@@ -57,17 +57,6 @@ internal sealed class PaymentStore(NpgsqlDataSource dataSource)
 
     // What follows runs inside the transaction of the command being handled.
 
-    /// <summary>
-    /// Holds the saga until the transaction ends. One saga's commands arrive in order on one
-    /// partition, but two replicas can overlap for a moment in a rebalance; without the lock a
-    /// charge and a refund that both find nothing could each go ahead, leaving a charge never refunded.
-    /// </summary>
-    public static async Task LockSagaAsync(MessageContext context, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", context.Connection, context.Transaction);
-        command.Parameters.Add(new() { Value = context.Envelope.SagaId });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
 
     public static async Task<StoredPayment?> FindAsync(MessageContext context, CancellationToken cancellationToken)
     {

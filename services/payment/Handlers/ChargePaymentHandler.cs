@@ -12,7 +12,7 @@ internal sealed class ChargePaymentHandler(ChargeDecision provider, ILogger<Char
 
     public async Task HandleAsync(ChargePayment message, MessageContext context, CancellationToken cancellationToken)
     {
-        await PaymentStore.LockSagaAsync(context, cancellationToken);
+        await context.LockSagaAsync(cancellationToken);
         var sagaId = context.Envelope.SagaId;
 
         if (await PaymentStore.FindAsync(context, cancellationToken) is { } existing)
