@@ -8,14 +8,14 @@ namespace SagaAspire.AppHost.Tests;
 /// <summary>
 /// The whole system through the AppHost, started once for every test class of the collection by
 /// Aspire.Hosting.Testing: the embedded broker and PostgreSQL (a temporary data folder) as
-/// processes, the four services, and the dashboard, which receives every span. Saga timeouts are
+/// processes, the five services, and the dashboard, which receives every span. Saga timeouts are
 /// short, and an order left Pending has its OrderPlaced sent again after 10 s.
 /// </summary>
 public sealed class AppHostFixture : IAsyncLifetime, ISagaHost
 {
     /// <summary>The operator key (the AppHost's operator-api-key parameter) in this system.</summary>
     public const string OperatorKey = "apphost-tests-operator-key";
-    public static readonly string[] Services = ["order", "orchestrator", "inventory", "payment"];
+    public static readonly string[] Services = ["order", "orchestrator", "inventory", "payment", "delivery"];
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(5);
     private readonly Dictionary<string, HttpClient> _clients = [];
 
@@ -131,7 +131,8 @@ public sealed class AppHostCollection : ICollectionFixture<AppHostFixture>
 }
 
 /// <summary>A span as the dashboard's telemetry API returns it (OTLP/JSON).</summary>
-public sealed record DashboardSpan(string Service, string TraceId, string SpanId, string? ParentSpanId, string Name, int Kind, IReadOnlyDictionary<string, string> Attributes)
+public sealed record DashboardSpan(string Service, string TraceId, string SpanId, string? ParentSpanId, string Name, int Kind, IReadOnlyDictionary<string, string> Attributes,
+    DateTimeOffset Start)
 {
     public const int Server = 2, Client = 3, Producer = 4, Consumer = 5;
 }
@@ -169,7 +170,7 @@ public sealed class DashboardTelemetry : IDisposable
                 foreach (var span in scope.GetProperty("spans").EnumerateArray())
                     spans.Add(new DashboardSpan(service, span.GetProperty("traceId").GetString()!, span.GetProperty("spanId").GetString()!,
                         span.TryGetProperty("parentSpanId", out var parent) && parent.GetString() is { Length: > 0 } p ? p : null,
-                        span.GetProperty("name").GetString()!, span.GetProperty("kind").GetInt32(), Attributes(span)));
+                        span.GetProperty("name").GetString()!, span.GetProperty("kind").GetInt32(), Attributes(span), StartOf(span)));
         }
         return spans;
     }
@@ -192,6 +193,10 @@ public sealed class DashboardTelemetry : IDisposable
         throw new TimeoutException($"Trace {traceId} holds {spans.Count} spans in the dashboard, not yet the last: " +
             string.Join(", ", spans.Select(s => $"{s.Service}/{s.Name}")));
     }
+
+    /// <summary>When the span started: OTLP/JSON gives nanoseconds since the epoch, as a string.</summary>
+    private static DateTimeOffset StartOf(JsonElement span) =>
+        DateTimeOffset.UnixEpoch.AddTicks(long.Parse(span.GetProperty("startTimeUnixNano").ToString(), System.Globalization.CultureInfo.InvariantCulture) / 100);
 
     private static Dictionary<string, string> Attributes(JsonElement element)
     {

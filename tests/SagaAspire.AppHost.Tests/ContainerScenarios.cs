@@ -69,7 +69,7 @@ public sealed class the_containers_infrastructure : IAsyncLifetime
         var postgres = Resource<PostgresServerResource>("postgres");
         postgres.Databases.ShouldBe(new Dictionary<string, string>
         {
-            ["inventory-db"] = "inventory", ["payment-db"] = "payment", ["orchestrator-db"] = "orchestrator", ["orders-db"] = "orders",
+            ["inventory-db"] = "inventory", ["payment-db"] = "payment", ["delivery-db"] = "delivery", ["orchestrator-db"] = "orchestrator", ["orders-db"] = "orders",
         }, ignoreOrder: true);
         postgres.PasswordParameter.Secret.ShouldBeTrue("the database password is a secret parameter");
     }
@@ -79,6 +79,7 @@ public sealed class the_containers_infrastructure : IAsyncLifetime
     [InlineData("orchestrator", "orchestrator")]
     [InlineData("inventory", "inventory")]
     [InlineData("payment", "payment")]
+    [InlineData("delivery", "delivery")]
     public async Task gives_each_service_the_same_settings_as_every_other_infrastructure(string service, string database)
     {
         var environment = await EnvironmentAsync(Resource<ProjectResource>(service));

@@ -12,7 +12,7 @@ namespace SagaAspire.AppHost.Tests;
 [Collection(AppHostCollection.Name)]
 public sealed class the_dashboard(AppHostFixture system, HeadlessBrowser browser) : IClassFixture<HeadlessBrowser>
 {
-    private static readonly string[] Resources = ["kafka", "postgres", "orders-db", "orchestrator-db", "inventory-db", "payment-db", "order", "orchestrator", "inventory", "payment"];
+    private static readonly string[] Resources = ["kafka", "postgres", "orders-db", "orchestrator-db", "inventory-db", "payment-db", "delivery-db", "order", "orchestrator", "inventory", "payment", "delivery"];
 
     [Fact]
     public async Task shows_every_resource_running_and_healthy()

@@ -11,7 +11,7 @@ namespace SagaAspire.AppHost.Tests;
 /// </summary>
 public sealed class the_existing_infrastructure(ExistingServersFixture system) : IClassFixture<ExistingServersFixture>
 {
-    private static readonly string[] Databases = ["orders", "orchestrator", "inventory", "payment"];
+    private static readonly string[] Databases = ["orders", "orchestrator", "inventory", "payment", "delivery"];
 
     [Fact]
     public async Task creates_the_databases_on_your_server_and_runs_sagas_through_your_broker()

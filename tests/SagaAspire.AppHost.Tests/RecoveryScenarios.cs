@@ -47,8 +47,9 @@ public sealed class an_order_placed_message_the_broker_lost(AppHostFixture syste
         var sagaId = Guid.CreateVersion7().ToString();
         // The order as the API stores it, but without the outbox row that would have carried its OrderPlaced.
         await OrderDatabase.ExecuteAsync(system, """
-            INSERT INTO orders (order_id, saga_id, customer_id, currency, lines, total, status)
-            VALUES ($1, $2, 'c-lost-placed', 'USD', '[{"sku":"ABC","quantity":2,"unitPrice":10}]'::jsonb, 20, 'Pending')
+            INSERT INTO orders (order_id, saga_id, customer_id, currency, lines, total, status, delivery_address)
+            VALUES ($1, $2, 'c-lost-placed', 'USD', '[{"sku":"ABC","quantity":2,"unitPrice":10}]'::jsonb, 20, 'Pending',
+                    '{"street":"9 Lost Road","city":"London","postalCode":"SW1A 1AA","country":"GB"}'::jsonb)
             """, orderId, sagaId);
 
         var order = await system.Saga.WaitForOutcomeAsync(orderId, seconds: 60);
@@ -58,6 +59,11 @@ public sealed class an_order_placed_message_the_broker_lost(AppHostFixture syste
         var after = await system.Saga.StockAsync("ABC");
         (after.Sold - before.Sold).ShouldBe(2);
         after.Reserved.ShouldBe(before.Reserved);
+        // The re-sent OrderPlaced carries the stored address: the delivery goes there.
+        var delivery = await system.Saga.DeliveryAsync(sagaId);
+        delivery.GetProperty("status").GetString().ShouldBe("scheduled");
+        Address.From(delivery.GetProperty("address")).ShouldBe(new Address("9 Lost Road", "London", "SW1A 1AA", "GB"));
+        order.GetProperty("delivery").GetProperty("deliveryId").GetString().ShouldBe(delivery.GetProperty("deliveryId").GetString());
     }
 }
 
@@ -71,7 +77,9 @@ public sealed class an_outcome_the_broker_lost(AppHostFixture system)
         var accepted = await system.Saga.PlaceAsync(SagaClient.Order("ABC", quantity: 3, unitPrice: 7m, customerId: "c-lost-outcome"));
         var orderId = accepted.GetProperty("orderId").GetString()!;
         var sagaId = accepted.GetProperty("sagaId").GetString()!;
-        (await system.Saga.WaitForOutcomeAsync(orderId)).GetProperty("status").GetString().ShouldBe("Approved");
+        var approved = await system.Saga.WaitForOutcomeAsync(orderId);
+        approved.GetProperty("status").GetString().ShouldBe("Approved");
+        var booking = approved.GetProperty("delivery");
 
         // As if OrderApproved had never reached the order service.
         await OrderDatabase.ExecuteAsync(system, "UPDATE orders SET status = 'Pending' WHERE order_id = $1", orderId);
@@ -83,7 +91,10 @@ public sealed class an_outcome_the_broker_lost(AppHostFixture system)
         var timeline = saga.GetProperty("timeline").EnumerateArray()
             .Select(t => (Step: t.GetProperty("step").GetString(), Outcome: t.GetProperty("outcome").GetString(), Reason: t.TryGetProperty("reason", out var reason) ? reason.ToString() : "")).ToList();
         timeline.ShouldContain(("saga", "outcome re-sent", "OrderPlaced arrived again"));
-        timeline.Count(t => t.Outcome == "requested").ShouldBe(3, "each step was asked for once: inventory, payment, stock");
+        timeline.Where(t => t.Outcome == "requested").Select(t => t.Step).ShouldBe(["inventory", "payment", "delivery", "stock"], "each step was asked for once");
+        // The re-sent OrderApproved carries the delivery booked the first time.
+        order.GetProperty("delivery").GetProperty("deliveryId").GetString().ShouldBe(booking.GetProperty("deliveryId").GetString());
+        order.GetProperty("delivery").GetProperty("date").GetString().ShouldBe(booking.GetProperty("date").GetString());
 
         var after = await system.Saga.StockAsync("ABC");
         (after.Sold - before.Sold).ShouldBe(3, "the stock was sold once");
@@ -91,6 +102,9 @@ public sealed class an_outcome_the_broker_lost(AppHostFixture system)
         var payment = await system.Saga.Payment.GetFromJsonAsync<JsonElement>($"/payments/{sagaId}");
         payment.GetProperty("status").GetString().ShouldBe("charged");
         payment.GetProperty("amount").GetDecimal().ShouldBe(21m, "one charge");
+        var delivery = await system.Saga.DeliveryAsync(sagaId);
+        (delivery.GetProperty("status").GetString(), delivery.GetProperty("deliveryId").GetString()).ShouldBe(("scheduled", booking.GetProperty("deliveryId").GetString()),
+            "one delivery booked");
         var sagas = await system.Saga.Orchestrator.GetFromJsonAsync<JsonElement>($"/sagas?orderId={orderId}");
         sagas.GetProperty("items").GetArrayLength().ShouldBe(1, "no second saga for the order");
 

@@ -20,6 +20,8 @@ public sealed class the_apphost_run_by_hand
         output.ShouldContain("SagaAspire is running.");
         Listed(output, "Aspire dashboard").ShouldContain("/login?t=");
         Listed(output, "Saga Explorer").ShouldEndWith("/explorer/");
+        foreach (var (label, path) in new[] { ("inventory", "/inventory"), ("payment", "/payments"), ("delivery", "/deliveries") })
+            Listed(output, label).ShouldEndWith(path);
         var orders = Listed(output, "order API");
         using (var http = new HttpClient())
         {
@@ -35,10 +37,13 @@ public sealed class the_apphost_run_by_hand
                 status = (await http.GetFromJsonAsync<JsonElement>($"{orders}/{orderId}")).GetProperty("status").GetString();
             } while (status == "Pending" && DateTime.UtcNow < deadline);
             status.ShouldBe("Approved");
+            var deliveries = await http.GetFromJsonAsync<JsonElement>(Listed(output, "delivery"));
+            deliveries.EnumerateArray().Select(d => (d.GetProperty("orderId").GetString(), d.GetProperty("status").GetString()))
+                .ShouldBe([(orderId, "scheduled")], "the delivery service the summary lists booked the one order's delivery");
         }
 
         var started = StartedBy(apphost.Process.Id);
-        started.Count.ShouldBeGreaterThanOrEqualTo(8, "DCP, the dashboard, the broker, PostgreSQL and the four services");
+        started.Count.ShouldBeGreaterThanOrEqualTo(9, "DCP, the dashboard, the broker, PostgreSQL and the five services");
         SagaAspire.Embedded.ChildProcesses.Signal(apphost.Process, SagaAspire.Embedded.ChildProcesses.SigTerm);
         (await apphost.WaitForExitAsync(TimeSpan.FromSeconds(60))).ShouldBe(0, apphost.Output);
 

@@ -11,6 +11,9 @@ public sealed class an_order_whose_every_step_succeeds_on_the_apphost(AppHostFix
 public sealed class when_payment_is_declined_on_the_apphost(AppHostFixture host) : when_payment_is_declined(host.Saga);
 
 [Collection(AppHostCollection.Name)]
+public sealed class when_the_delivery_is_refused_on_the_apphost(AppHostFixture host) : when_the_delivery_is_refused(host.Saga);
+
+[Collection(AppHostCollection.Name)]
 public sealed class when_the_stock_cannot_be_reserved_on_the_apphost(AppHostFixture host) : when_the_stock_cannot_be_reserved(host.Saga);
 
 [Collection(AppHostCollection.Name)]

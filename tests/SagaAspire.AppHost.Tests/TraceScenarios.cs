@@ -26,8 +26,8 @@ public sealed class one_trace_per_saga_in_the_dashboard(AppHostFixture system, X
         var outcome = trace.Single(s => s.Name == "send orchestrator.events");
         Ancestry(trace, outcome).Last().ShouldBe(root, "the outcome descends from the request");
         Ancestry(trace, outcome).Where(s => s.Kind == DashboardSpan.Consumer).Select(s => s.Service).Reverse()
-            .ShouldBe(["orchestrator", "inventory", "orchestrator", "payment", "orchestrator", "inventory", "orchestrator"],
-                "order placed, reserved, charged, committed: each a process span in the chain");
+            .ShouldBe(["orchestrator", "inventory", "orchestrator", "payment", "orchestrator", "delivery", "orchestrator", "inventory", "orchestrator"],
+                "order placed, reserved, charged, delivery scheduled, committed: each a process span in the chain");
         trace.ShouldContain(s => s.Service == "order" && s.Name == "INSERT orders" && s.Kind == DashboardSpan.Client, "database work is in the trace");
     }
 
@@ -39,13 +39,46 @@ public sealed class one_trace_per_saga_in_the_dashboard(AppHostFixture system, X
 
         var trace = await system.Dashboard.WaitForTraceAsync(accepted.GetProperty("traceId").GetString()!, OutcomeProcessed);
 
-        AppHostFixture.Services.ShouldAllBe(service => trace.Any(s => s.Service == service));
+        trace.Select(s => s.Service).Distinct().Order(StringComparer.Ordinal).ToList()
+            .ShouldBe(["inventory", "orchestrator", "order", "payment"], "a declined charge ends the saga before the delivery step");
         var release = trace.Single(s => s.Kind == DashboardSpan.Consumer && s.Service == "inventory"
             && s.Attributes.GetValueOrDefault("sagaaspire.message.type") == "inventory.release.v1");
         var ancestry = Ancestry(trace, release);
         ancestry.ShouldContain(s => s.Service == "payment" && s.Kind == DashboardSpan.Consumer, "the release follows the declined charge");
         ancestry.Last().ParentSpanId.ShouldBeNull("the compensation is in the saga's one trace");
         release.Attributes["saga.id"].ShouldBe(accepted.GetProperty("sagaId").GetString());
+    }
+
+    [Fact]
+    public async Task holds_the_refund_then_the_release_of_a_refused_delivery()
+    {
+        var accepted = await system.Saga.PlaceAsync(SagaClient.Order(SagaClient.AddressIn(SagaClient.UnservedCountry), "ABC", customerId: "c-unserved-trace"));
+        (await system.Saga.WaitForOutcomeAsync(accepted.GetProperty("orderId").GetString()!)).GetProperty("status").GetString().ShouldBe("Rejected");
+        var sagaId = accepted.GetProperty("sagaId").GetString();
+
+        var trace = await system.Dashboard.WaitForTraceAsync(accepted.GetProperty("traceId").GetString()!, OutcomeProcessed);
+
+        AppHostFixture.Services.ShouldAllBe(service => trace.Any(s => s.Service == service), "every service took part in the one trace");
+        DashboardSpan Processed(string service, string messageType) => trace.Single(s => s.Kind == DashboardSpan.Consumer && s.Service == service
+            && s.Attributes.GetValueOrDefault("sagaaspire.message.type") == messageType);
+        var schedule = Processed("delivery", "delivery.schedule.v1");
+        var refund = Processed("payment", "payment.refund.v1");
+        var release = Processed("inventory", "inventory.release.v1");
+        (refund.Name, release.Name).ShouldBe(("process payments.commands", "process inventory.commands"));
+        trace.ShouldNotContain(s => s.Attributes.GetValueOrDefault("sagaaspire.message.type") == "delivery.cancel.v1", "the refused step itself is not compensated");
+        trace.ShouldNotContain(s => s.Attributes.GetValueOrDefault("sagaaspire.message.type") == "inventory.commit.v1", "the stock is never committed");
+
+        schedule.Start.ShouldBeLessThan(refund.Start, "the refund follows the refusal");
+        refund.Start.ShouldBeLessThan(release.Start, "compensation in reverse order: the refund, then the release");
+        var refundAncestry = Ancestry(trace, refund);
+        refundAncestry.ShouldContain(schedule, "the refund follows the refused delivery");
+        var releaseAncestry = Ancestry(trace, release);
+        releaseAncestry.ShouldContain(refund, "the release follows the refund");
+        releaseAncestry.Last().ParentSpanId.ShouldBeNull("the compensation is in the saga's one trace");
+        releaseAncestry.Where(s => s.Kind == DashboardSpan.Consumer).Select(s => s.Service).Reverse()
+            .ShouldBe(["orchestrator", "inventory", "orchestrator", "payment", "orchestrator", "delivery", "orchestrator", "payment", "orchestrator", "inventory"],
+                "placed, reserved, charged, refused, refunded, released");
+        foreach (var span in new[] { schedule, refund, release }) span.Attributes["saga.id"].ShouldBe(sagaId);
     }
 
     /// <summary>

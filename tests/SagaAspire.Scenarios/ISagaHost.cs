@@ -6,6 +6,6 @@ namespace SagaAspire.Scenarios;
 /// </summary>
 public interface ISagaHost : IAsyncDisposable
 {
-    /// <summary>An HTTP client for a service: order, orchestrator, inventory or payment.</summary>
+    /// <summary>An HTTP client for a service: order, orchestrator, inventory, payment or delivery.</summary>
     HttpClient Client(string service);
 }

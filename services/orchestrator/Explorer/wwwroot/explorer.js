@@ -6,8 +6,10 @@
 const view = document.getElementById("view");
 const live = document.getElementById("live");
 const untraced = { "X-Untraced": "1" }; // the Explorer's own requests stay out of the sagas' traces
-const serviceColours = { order: "#3d5afe", orchestrator: "#00897b", inventory: "#f57c00", payment: "#8e24aa" };
-const fallbackColours = ["#546e7a", "#c2185b", "#5d4037", "#7cb342"];
+const serviceColours = { order: "#3d5afe", orchestrator: "#00897b", inventory: "#f57c00", payment: "#8e24aa", delivery: "#c2185b" };
+const fallbackColours = ["#546e7a", "#5d4037", "#7cb342", "#0097a7"];
+// What each step of the order saga does, for the list's introduction; a step not named here is shown by its name.
+const stepPhrases = { inventory: "reserve stock", payment: "charge payment", delivery: "schedule delivery", stock: "commit the stock" };
 let config = { traces: false, dashboardUrl: null, apiKeyRequired: false, steps: [], statuses: [] };
 let current = null; // the view on screen: { kind, refresh(changes), tick() }
 
@@ -76,6 +78,8 @@ function formatAge(iso) {
   return `${Math.floor(seconds / 86_400)} d ago`;
 }
 
+/** The saga's steps in order, as the orchestrator declares them (its config). */
+const sagaSteps = () => (config.steps?.length ? config.steps : Object.keys(stepPhrases));
 const isFinal = status => status === "Completed" || status === "Failed" || status === "Cancelled";
 const isCompensation = outcome => /compensat|needs attention/.test(outcome);
 const shortId = id => (id.length > 13 ? `${id.slice(0, 8)}…${id.slice(-4)}` : id);
@@ -107,7 +111,7 @@ function listView(query) {
 
   view.replaceChildren(
     h("h1", {}, "Sagas"),
-    h("p", { class: "muted" }, "Every order runs one saga: reserve stock, charge payment, commit the stock; a failure compensates the completed steps in reverse order."),
+    h("p", { class: "muted", id: "saga-intro" }, `Every order runs one saga: ${sagaSteps().map(s => stepPhrases[s] ?? s).join(", ")}; a failure compensates the completed steps in reverse order.`),
     h("section", { class: "panel" },
       h("div", { class: "controls" }, h("label", { for: "status-filter" }, "Status"), filter, find),
       message,
