@@ -38,7 +38,7 @@ public sealed class AppHostSystem : IAsyncDisposable
 {
     /// <summary>The services with the database each owns, as the AppHost names them.</summary>
     public static readonly (string Name, string Database)[] Services =
-        [("order", "orders"), ("orchestrator", "orchestrator"), ("inventory", "inventory"), ("payment", "payment")];
+        [("order", "orders"), ("orchestrator", "orchestrator"), ("inventory", "inventory"), ("payment", "payment"), ("delivery", "delivery")];
 
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _logReaders = [];
@@ -185,6 +185,9 @@ public sealed class AppHostSystem : IAsyncDisposable
         // say Healthy, so the server is asked itself).
         await App.ResourceNotifications.WaitForResourceAsync("postgres",
             e => e.Snapshot.State?.Text == KnownResourceStates.Running && ProcessIdOf(e.Snapshot) is { } pid && pid != before, bound.Token);
+        // The harness's own idle pooled connections died with the old server; Npgsql would hand
+        // them out and the next command on one would fail (57P01: a loss fault's outbox delete did).
+        Npgsql.NpgsqlConnection.ClearAllPools();
         while (true)
         {
             try

@@ -136,8 +136,31 @@ public sealed class ChaosAgent : IAsyncDisposable
         {
             // the load is over
         }
-        // Anything else is a fault that could not be carried out (a restart that timed out, say):
-        // it ends the faults and fails the run when the agent stops, rather than pass unseen.
+        catch (Exception ex)
+        {
+            // A fault that could not be carried out (a restart that timed out, say) ends the faults
+            // and fails the run when the agent stops, rather than pass unseen. Said now, and what
+            // it left down is started again now: otherwise the load would wait for it to its end.
+            _log($"chaos: a fault failed, no more faults (the run will fail): {ex.GetType().Name}: {ex.Message}");
+            await RestoreAsync();
+            throw;
+        }
+    }
+
+    /// <summary>What a failed fault may have left down (the victim of a kill or loss), started again; failures only logged.</summary>
+    private async Task RestoreAsync()
+    {
+        if (_system.Hosted is not { } hosted) return;
+        try
+        {
+            if (_settings.Chaos.HasFlag(ChaosKinds.Broker)) await hosted.BrokerUpAsync();
+            if (!hosted.PostgresRunning) await hosted.StartPostgresAsync(TimeSpan.FromSeconds(120));
+            await StartAgainAsync(hosted, [.. hosted.AllInstances().Where(i => !i.Running)]);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or InvalidOperationException or OperationCanceledException or Npgsql.NpgsqlException)
+        {
+            _log($"chaos: could not restore the system after the failed fault: {ex.Message}");
+        }
     }
 
     private async Task KillAsync(CancellationToken cancellationToken)
@@ -234,9 +257,10 @@ public sealed class ChaosAgent : IAsyncDisposable
     private static readonly Dictionary<string, string[]> ConsumedBy = new()
     {
         ["order"] = [Topics.OrchestratorEvents],
-        ["orchestrator"] = [Topics.Orders, Topics.InventoryEvents, Topics.PaymentEvents],
+        ["orchestrator"] = [Topics.Orders, Topics.InventoryEvents, Topics.PaymentEvents, Topics.DeliveryEvents],
         ["inventory"] = [Topics.InventoryCommands],
         ["payment"] = [Topics.PaymentCommands],
+        ["delivery"] = [Topics.DeliveryCommands],
     };
 
     /// <summary>
@@ -338,6 +362,8 @@ public sealed class ChaosAgent : IAsyncDisposable
         [Topics.InventoryEvents] = "inventory.reserved.v1",
         [Topics.PaymentCommands] = "payment.charge.v1",
         [Topics.PaymentEvents] = "payment.charged.v1",
+        [Topics.DeliveryCommands] = "delivery.schedule.v1",
+        [Topics.DeliveryEvents] = "delivery.scheduled.v1",
         [Topics.OrchestratorEvents] = "order.approved.v1",
     };
 

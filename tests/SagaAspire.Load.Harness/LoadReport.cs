@@ -21,6 +21,15 @@ public sealed record LatencySummary(long Count, double P50, double P95, double P
 /// <summary>The time between two recorded points of a saga (p50/p95/p99 in milliseconds).</summary>
 public sealed record StageTiming(string Stage, long Count, double P50, double P95, double P99);
 
+/// <summary>
+/// How the orders of one kind ended: approved, rejected by the step that refused them (stock,
+/// payment, delivery), by a step that timed out for good, otherwise, or not final (not accepted,
+/// or still Pending); how many as the kind intends, and how many of the delivery refusals were the
+/// courier's random ones (Delivery:FailureRate).
+/// </summary>
+public sealed record OutcomeRow(string Kind, long Sent, long Approved, long StockRefused, long PaymentDeclined, long DeliveryRefused, long TimedOut,
+    long OtherRejection, long NotFinal, long AsIntended, long RefusedAtRandom);
+
 /// <summary>Everything a run measured and checked; written as JSON with <c>--json</c>.</summary>
 public sealed record LoadReport
 {
@@ -33,6 +42,10 @@ public sealed record LoadReport
     public double? LoadAverageAtStart { get; init; }
 
     public long Sent { get; init; }
+
+    /// <summary>How the orders ended, by kind (every order of the run, warm-up included).</summary>
+    public IReadOnlyList<OutcomeRow> Outcomes { get; init; } = [];
+
     public long Accepted { get; init; }
     public long NotAccepted { get; init; }
     public long Final { get; init; }
@@ -104,6 +117,14 @@ public sealed record LoadReport
         Line($"  settings     {Settings}");
         Line($"  machine      {Machine}, load average at start {LoadAverageAtStart?.ToString("0.00", culture) ?? "unknown"}");
         Line($"  orders       {Sent} sent, {Accepted} accepted, {NotAccepted} not accepted, {Final} final ({Measured} measured)");
+        if (Outcomes.Count > 0)
+        {
+            Line("  outcomes     (warm-up included; rejected by the step that refused, or a step that timed out)");
+            Line($"    {"kind",-14} {"sent",7} {"approved",9} {"stock refused",14} {"payment declined",17} {"delivery refused",17} {"timed out",10} {"otherwise",10} {"not final",10} {"as intended",12}");
+            foreach (var row in Outcomes)
+                Line($"    {row.Kind,-14} {row.Sent,7} {row.Approved,9} {row.StockRefused,14} {row.PaymentDeclined,17} {row.DeliveryRefused,17} {row.TimedOut,10} {row.OtherRejection,10} {row.NotFinal,10} {row.AsIntended,12}"
+                    + (row.RefusedAtRandom > 0 ? $"   ({row.RefusedAtRandom} refused at random by the courier)" : ""));
+        }
         Line(string.Create(culture, $"  throughput   {CompletedSagasPerSecond:0.0} completed sagas/s over {MeasuredSeconds:0.0} s"));
         if (Ceiling is { } ceiling)
             Line(string.Create(culture, $"  ceiling      pgbench -N {ceiling.Tps:0} TPS ({ceiling.Clients} clients, {ceiling.Seconds:0} s); sagas/s : TPS = {RatioToCeiling:0.000}"));

@@ -68,6 +68,7 @@ public static class LoadRun
         var invariants = await Invariants.CheckAsync(system, settings.RunId, baseline, orders,
             chaos.Poisoned.ToDictionary(p => p.Key, p => (IReadOnlyCollection<string>)[.. p.Value]), cancellationToken, chaos.PoisonMaybeLost());
         var stages = await StageTimingsAsync(system, done, cancellationToken);
+        var outcomes = await Invariants.OutcomeTableAsync(system, settings.RunId, orders, cancellationToken);
 
         return new LoadReport
         {
@@ -77,6 +78,7 @@ public static class LoadRun
             Machine = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}",
             LoadAverageAtStart = loadAverage,
             Sent = orders.Count,
+            Outcomes = outcomes,
             Accepted = orders.Count(o => o.AcceptedAt is not null),
             NotAccepted = orders.Count(o => o.AcceptedAt is null),
             Final = orders.Count(o => o.FinalAt is not null),

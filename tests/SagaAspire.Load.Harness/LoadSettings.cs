@@ -5,7 +5,7 @@ namespace SagaAspire.Load;
 /// <summary>What an order is meant to end as, and so how it is built.</summary>
 public enum OrderKind
 {
-    /// <summary>Stock is there and the payment goes through: the order is Approved.</summary>
+    /// <summary>Stock is there, the payment goes through and a delivery is booked: the order is Approved.</summary>
     Success,
 
     /// <summary>A customer id the payment service always declines: stock is reserved, then released; Rejected.</summary>
@@ -13,6 +13,19 @@ public enum OrderKind
 
     /// <summary>A product with no stock at all: the reservation is refused; Rejected.</summary>
     OutOfStock,
+
+    /// <summary>
+    /// An address in a country the delivery service does not serve: stock reserved, payment charged,
+    /// the delivery refused ("we do not deliver to AQ"), then the payment refunded and the stock
+    /// released; Rejected with the delivery's reason.
+    /// </summary>
+    Undeliverable,
+
+    /// <summary>
+    /// An address in an area served with no slot on any day: as <see cref="Undeliverable"/>, refused
+    /// for want of a free slot ("no delivery slot free in QZ from ... to ...").
+    /// </summary>
+    NoSlot,
 }
 
 /// <summary>Faults injected while the load runs.</summary>
@@ -43,12 +56,16 @@ public enum ChaosKinds
     Loss = 32,
 }
 
-/// <summary>The share of each <see cref="OrderKind"/> in the load, as weights (80/15/5 by default).</summary>
-public sealed record OutcomeMix(int Success, int Declined, int OutOfStock)
+/// <summary>The share of each <see cref="OrderKind"/> in the load, as weights (75/12/5/5/3 by default).</summary>
+public sealed record OutcomeMix(int Success, int Declined, int OutOfStock, int Undeliverable = 0, int NoSlot = 0)
 {
-    public static readonly OutcomeMix Default = new(80, 15, 5);
+    public static readonly OutcomeMix Default = new(75, 12, 5, 5, 3);
 
-    public int Total => Success + Declined + OutOfStock;
+    /// <summary>The kinds in the order of <see cref="KindOf"/>'s windows, with their weights.</summary>
+    public IEnumerable<(OrderKind Kind, int Weight)> Weights =>
+        [(OrderKind.Success, Success), (OrderKind.Declined, Declined), (OrderKind.OutOfStock, OutOfStock), (OrderKind.Undeliverable, Undeliverable), (OrderKind.NoSlot, NoSlot)];
+
+    public int Total => Success + Declined + OutOfStock + Undeliverable + NoSlot;
 
     /// <summary>
     /// The kind of the order with this index. The kinds are spread evenly over every window of
@@ -59,13 +76,18 @@ public sealed record OutcomeMix(int Success, int Declined, int OutOfStock)
     {
         var stride = Stride(Total);
         var position = (int)(index * stride % Total);
-        return position < Success ? OrderKind.Success : position < Success + Declined ? OrderKind.Declined : OrderKind.OutOfStock;
+        foreach (var (kind, weight) in Weights)
+        {
+            if (position < weight) return kind;
+            position -= weight;
+        }
+        throw new InvalidOperationException("unreachable: the position lies within the total");
     }
 
-    /// <summary>Parses <c>success=80,declined=15,outofstock=5</c>; a kind not named weighs 0.</summary>
+    /// <summary>Parses <c>success=75,declined=12,outofstock=5,undeliverable=5,noslot=3</c>; a kind not named weighs 0.</summary>
     public static OutcomeMix Parse(string text)
     {
-        int success = 0, declined = 0, outOfStock = 0;
+        int success = 0, declined = 0, outOfStock = 0, undeliverable = 0, noSlot = 0;
         foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var pair = part.Split('=', 2, StringSplitOptions.TrimEntries);
@@ -76,14 +98,16 @@ public sealed record OutcomeMix(int Success, int Declined, int OutOfStock)
                 case "success": success = weight; break;
                 case "declined": declined = weight; break;
                 case "outofstock" or "out-of-stock": outOfStock = weight; break;
-                default: throw new FormatException($"'{pair[0]}' is not an outcome; use success, declined or outofstock.");
+                case "undeliverable": undeliverable = weight; break;
+                case "noslot" or "no-slot": noSlot = weight; break;
+                default: throw new FormatException($"'{pair[0]}' is not an outcome; use success, declined, outofstock, undeliverable or noslot.");
             }
         }
-        if (success + declined + outOfStock == 0) throw new FormatException("The mix needs at least one positive weight.");
-        return new OutcomeMix(success, declined, outOfStock);
+        if (success + declined + outOfStock + undeliverable + noSlot == 0) throw new FormatException("The mix needs at least one positive weight.");
+        return new OutcomeMix(success, declined, outOfStock, undeliverable, noSlot);
     }
 
-    public override string ToString() => $"success={Success},declined={Declined},outofstock={OutOfStock}";
+    public override string ToString() => $"success={Success},declined={Declined},outofstock={OutOfStock},undeliverable={Undeliverable},noslot={NoSlot}";
 
     private static int Stride(int total)
     {

@@ -257,8 +257,25 @@ public sealed class OrderTracker : IAsyncDisposable
 /// <summary>The body of each kind of order.</summary>
 public static class OrderBodies
 {
+    /// <summary>The delivery service's refusal of an <see cref="OrderKind.Undeliverable"/> order, word for word.</summary>
+    public const string UnservedRefusal = $"we do not deliver to {SystemUnderTest.UnservedCountry}";
+
+    /// <summary>How the delivery service's refusal of a <see cref="OrderKind.NoSlot"/> order begins (the days follow).</summary>
+    public const string NoSlotRefusal = $"no delivery slot free in {SystemUnderTest.FullCountry} from ";
+
+    /// <summary>How a random refusal begins (Delivery:FailureRate above 0): any order that reaches the delivery step may get it.</summary>
+    public const string RandomRefusal = "refused by the simulated courier";
+
     /// <summary>Prices vary a little so that sums catch a charge of the wrong order.</summary>
     public static decimal PriceOf(long index) => 10m + index % 97 + (index % 7) * 0.25m;
+
+    /// <summary>The country an order of this kind is sent to.</summary>
+    public static string CountryOf(OrderKind kind) => kind switch
+    {
+        OrderKind.Undeliverable => SystemUnderTest.UnservedCountry,
+        OrderKind.NoSlot => SystemUnderTest.FullCountry,
+        _ => SystemUnderTest.DeliveredCountry,
+    };
 
     /// <param name="skus">How many of the stocked products the orders spread over (one makes a single hot row).</param>
     public static string For(OrderRecord order, int skus)
@@ -270,12 +287,15 @@ public static class OrderBodies
             OrderKind.OutOfStock => ($"c-{order.Index}", SystemUnderTest.EmptySku),
             _ => ($"c-{order.Index}", stocked),
         };
-        var builder = new StringBuilder(200);
+        var builder = new StringBuilder(320);
         builder.Append("{\"orderId\":\"").Append(order.OrderId)
             .Append("\",\"customerId\":\"").Append(customer)
             .Append("\",\"currency\":\"USD\",\"items\":[{\"sku\":\"").Append(sku)
             .Append("\",\"quantity\":1,\"unitPrice\":").Append(order.Total.ToString(System.Globalization.CultureInfo.InvariantCulture))
-            .Append("}]}");
+            .Append("}],\"deliveryAddress\":{\"street\":\"").Append(order.Index % 900 + 1).Append(" Load Street")
+            .Append("\",\"city\":\"Loadtown\",\"postalCode\":\"L").Append(order.Index % 10_000)
+            .Append("\",\"country\":\"").Append(CountryOf(order.Kind))
+            .Append("\"}}");
         return builder.ToString();
     }
 }

@@ -4,7 +4,7 @@ using Npgsql;
 namespace SagaAspire.Load;
 
 /// <summary>
-/// The system a run drives: where orders go, the four databases and the broker, and, when the
+/// The system a run drives: where orders go, the five databases and the broker, and, when the
 /// harness started the system itself, the processes and infrastructure it can break.
 /// </summary>
 public sealed class SystemUnderTest : IAsyncDisposable
@@ -19,6 +19,21 @@ public sealed class SystemUnderTest : IAsyncDisposable
 
     public const int StockedQuantity = 1_000_000_000;
 
+    /// <summary>
+    /// The load's own delivery area, where every order meant to be delivered goes: room enough for
+    /// any run on every day, so a long run never finds a day full (the served countries of
+    /// appsettings.json take a few thousand a day). QL is a user-assigned ISO 3166 code.
+    /// </summary>
+    public const string DeliveredCountry = "QL";
+
+    public const int DeliveredSlotsPerDay = 1_000_000_000;
+
+    /// <summary>An area served with no slot on any day: every delivery there is refused for want of a free slot (QZ: user-assigned).</summary>
+    public const string FullCountry = "QZ";
+
+    /// <summary>A country the delivery service does not serve (Antarctica): every delivery there is refused.</summary>
+    public const string UnservedCountry = "AQ";
+
     private readonly bool _owned;
 
     private SystemUnderTest(IReadOnlyList<Uri> orderUrls, IReadOnlyDictionary<string, string> databases, string? kafka, AppHostSystem? hosted, bool owned)
@@ -32,7 +47,7 @@ public sealed class SystemUnderTest : IAsyncDisposable
 
     public IReadOnlyList<Uri> OrderUrls { get; }
 
-    /// <summary>Connection strings by database name: orders, orchestrator, inventory, payment.</summary>
+    /// <summary>Connection strings by database name: orders, orchestrator, inventory, payment, delivery.</summary>
     public IReadOnlyDictionary<string, string> Databases { get; }
 
     public string? KafkaBootstrapServers { get; }
@@ -48,6 +63,13 @@ public sealed class SystemUnderTest : IAsyncDisposable
             // The load's own products, after the catalog of appsettings.json.
             ["Inventory__Catalog__100__Sku"] = EmptySku,
             ["Inventory__Catalog__100__Stock"] = "0",
+            // The load's delivery areas, after the areas of appsettings.json.
+            ["Delivery__Areas__100__Country"] = DeliveredCountry,
+            ["Delivery__Areas__100__Name"] = "Load: room on every day",
+            ["Delivery__Areas__100__SlotsPerDay"] = DeliveredSlotsPerDay.ToString(CultureInfo.InvariantCulture),
+            ["Delivery__Areas__101__Country"] = FullCountry,
+            ["Delivery__Areas__101__Name"] = "Load: no slot on any day",
+            ["Delivery__Areas__101__SlotsPerDay"] = "0",
             ["Logging__LogLevel__Default"] = "Warning",
             ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Warning",
         };
@@ -62,7 +84,8 @@ public sealed class SystemUnderTest : IAsyncDisposable
     }
 
     /// <summary>
-    /// Starts the whole system through the AppHost, with the load's products in the catalog. The
+    /// Starts the whole system through the AppHost, with the load's products in the catalog and its
+    /// delivery areas among the areas. The
     /// order service's replicas share one address (Aspire's proxy spreads the connections).
     /// </summary>
     public static async Task<SystemUnderTest> StartAsync(AppHostSystemOptions options, Action<string>? progress = null, CancellationToken cancellationToken = default)
@@ -74,8 +97,10 @@ public sealed class SystemUnderTest : IAsyncDisposable
 
     /// <summary>
     /// A system running elsewhere: its order API, and optionally its PostgreSQL server (databases
-    /// orders, orchestrator, inventory and payment, as the AppHost names them) and Kafka, which the
-    /// invariants and the message faults need. The load's products are added to its catalog.
+    /// orders, orchestrator, inventory, payment and delivery, as the AppHost names them) and Kafka,
+    /// which the invariants and the message faults need. The load's products are added to its
+    /// catalog and its delivery areas to its areas (the service's seeder leaves areas it does not
+    /// configure alone).
     /// </summary>
     public static async Task<SystemUnderTest> TargetAsync(Uri orderUrl, string postgresConnectionString, string? kafka, CancellationToken cancellationToken = default)
     {
@@ -88,6 +113,17 @@ public sealed class SystemUnderTest : IAsyncDisposable
                 "INSERT INTO products (sku, name, available) SELECT sku, sku, stock FROM unnest($1::text[], $2::integer[]) AS p(sku, stock) ON CONFLICT (sku) DO NOTHING", connection);
             insert.Parameters.Add(new() { Value = Enumerable.Range(0, StockedSkuCount).Select(StockedSku).Append(EmptySku).ToArray() });
             insert.Parameters.Add(new() { Value = Enumerable.Repeat(StockedQuantity, StockedSkuCount).Append(0).ToArray() });
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await using (var connection = new NpgsqlConnection(databases["delivery"]))
+        {
+            await connection.OpenAsync(cancellationToken);
+            await using var insert = new NpgsqlCommand(
+                "INSERT INTO delivery_areas (country, name, slots_per_day) VALUES ($1, 'Load: room on every day', $2), ($3, 'Load: no slot on any day', 0) ON CONFLICT (country) DO NOTHING",
+                connection);
+            insert.Parameters.Add(new() { Value = DeliveredCountry });
+            insert.Parameters.Add(new() { Value = DeliveredSlotsPerDay });
+            insert.Parameters.Add(new() { Value = FullCountry });
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
         return new SystemUnderTest([orderUrl], databases, kafka, hosted: null, owned: false);

@@ -54,5 +54,9 @@ public abstract class a_harness_run<TRun>(TRun run) where TRun : HarnessRun
         Run.Report.InvariantsHold.ShouldBeTrue(Log);
         Run.Report.Invariants.Select(i => i.Name).ShouldContain("stock conserved");
         Run.Report.Invariants.Select(i => i.Name).ShouldContain("every outbox drained");
+        Run.Report.Invariants.Select(i => i.Name).ShouldContain("every refund belongs to a rejected order");
+        Run.Report.Invariants.Select(i => i.Name).ShouldContain("every approved order has exactly one scheduled delivery");
+        Run.Report.Invariants.Select(i => i.Name).ShouldContain("no rejected order keeps a scheduled delivery");
+        Run.Report.Invariants.Select(i => i.Name).ShouldContain("every delivery slot's bookings are its scheduled deliveries");
     }
 }

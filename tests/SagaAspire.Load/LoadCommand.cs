@@ -18,7 +18,9 @@ internal static class LoadCommand
           --count N           orders to send after the warm-up (default 1000 when no --duration)
           --duration 60s      send for this long after the warm-up (with --count: whichever ends first)
           --warmup 5s         load at the same settings before the figures start (default 0)
-          --mix success=80,declined=15,outofstock=5
+          --mix success=75,declined=12,outofstock=5,undeliverable=5,noslot=3   (the default; a kind not named weighs 0)
+                              declined: the payment declines; outofstock: a product with no stock; undeliverable: a country
+                              the delivery service does not serve (AQ); noslot: a load area with no delivery slot on any day (QZ)
           --skus N            stocked products the orders spread over, 1 to 64 (default 64; 1 is a single hot row)
         Faults (any subset, comma-separated)
           --chaos kill,broker,postgres,loss,duplicate,poison
@@ -31,7 +33,7 @@ internal static class LoadCommand
           --partitions N      partitions per topic (default 4)
           --set Key=Value     an extra setting for every service (repeatable), e.g. --set Orchestrator__StepTimeout=00:00:05
           --target URL        use a running system's order API instead (needs --postgres; --kafka for message faults and dead letters)
-          --postgres "Host=...;Username=...;Password=..."   its PostgreSQL server (databases orders, orchestrator, inventory, payment)
+          --postgres "Host=...;Username=...;Password=..."   its PostgreSQL server (databases orders, orchestrator, inventory, payment, delivery)
           --kafka host:port   its Kafka bootstrap servers
         Report
           --ceiling 10s       pgbench -N on the same server for the ceiling reference (--no-ceiling skips it)
