@@ -44,6 +44,7 @@ public sealed class a_fresh_system(AppHostFixture host, Xunit.Abstractions.ITest
     public void starts_without_an_error_in_any_log()
     {
         output.WriteLine($"The AppHost took {host.StartDuration.TotalSeconds:0.0} s from creating its builder to every service healthy.");
+        output.WriteLine($"The warm-up order then took {host.WarmUpDuration.TotalSeconds:0.0} s from its POST to its outcome.");
         host.StartupLogs.Keys.ShouldContain("postgres");
         foreach (var service in AppHostFixture.Services) host.StartupLogs[service].ShouldNotBeEmpty($"{service} wrote its console log");
         // fail:/crit: are .NET's console formatter's error levels; ERROR:/FATAL: PostgreSQL's.
