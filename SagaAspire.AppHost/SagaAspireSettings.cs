@@ -77,7 +77,7 @@ internal sealed record SagaAspireSettings
             DataDirectory = Path.GetFullPath(section["DataDirectory"] is { Length: > 0 } data ? data : Path.Combine(repository, ".data", "postgres")),
             PostgresBinaries = binaries,
             PgAdmin = Flag(section, "PgAdmin", false),
-            BasePort = Number(section, "BasePort", 5080, 0, 65535 - Services.Length),
+            BasePort = Number(section, "BasePort", 5080, 0, 65536 - Services.Length), // the last service on 65535
             Replicas = ReadReplicas(section["Replicas"]),
             Partitions = Number(section, "Partitions", 4, 1, 1000),
             OutageDuration = TimeSpan.FromSeconds(Number(section, "OutageSeconds", 15, 1, 3600)),

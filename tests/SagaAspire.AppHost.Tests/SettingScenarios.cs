@@ -12,7 +12,7 @@ public sealed class the_apphost_with_a_wrong_setting
         { ["--SagaAspire:Infrastructure=existing", "--ConnectionStrings:kafka=localhost:9092"], "set ConnectionStrings:postgres" },
         { ["--SagaAspire:Infrastructure=existing", "--ConnectionStrings:kafka=localhost", "--ConnectionStrings:postgres=Host=localhost"], "ConnectionStrings:kafka is 'localhost'; it takes host:port[,host:port]" },
         { ["--SagaAspire:Infrastructure=embedded", "--SagaAspire:Replicas=order=0"], "SagaAspire:Replicas: the number of replicas is a whole number from 1 to 8, not '0'." },
-        { ["--SagaAspire:Infrastructure=embedded", "--SagaAspire:BasePort=http"], "SagaAspire:BasePort is 'http'; it takes a whole number from 0 to 65530." },
+        { ["--SagaAspire:Infrastructure=embedded", "--SagaAspire:BasePort=http"], "SagaAspire:BasePort is 'http'; it takes a whole number from 0 to 65531." },
         { ["--SagaAspire:Infrastructure=embedded", "--SagaAspire:PersistData=sometimes"], "SagaAspire:PersistData is 'sometimes'; it takes true or false." },
     };
 
