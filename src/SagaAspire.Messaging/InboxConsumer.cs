@@ -65,9 +65,9 @@ internal sealed partial class InboxConsumer(
         config.SessionTimeoutMs ??= _options.SessionTimeoutMs;
         config.HeartbeatIntervalMs ??= Math.Max(100, _options.SessionTimeoutMs / 5);
         config.EnablePartitionEof = false;
-        // Fetches return as soon as data arrives on a real broker; a short wait bounds the hop
-        // latency where a broker answers only when the wait expires (the embedded one does).
-        config.FetchWaitMaxMs ??= 10;
+        // fetch.wait.max.ms stays librdkafka's 500 ms: a broker answers a waiting fetch as soon as
+        // data arrives (the embedded one too, with eng/librdkafka-mock-fetch.patch), so the wait
+        // costs no latency, and an idle consumer sends 2 fetches a second per broker, not 100.
         config.SocketNagleDisable ??= true;
 
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
