@@ -62,7 +62,8 @@ public sealed record SagaState(
 
     internal SagaState WithResult(string step, string result)
     {
-        var results = new Dictionary<string, string>(Results ?? new Dictionary<string, string>(), StringComparer.Ordinal) { [step] = result };
+        var results = Results is null ? new Dictionary<string, string>(StringComparer.Ordinal) : new Dictionary<string, string>(Results, StringComparer.Ordinal);
+        results[step] = result;
         return this with { Results = results };
     }
 }

@@ -78,7 +78,6 @@ internal sealed class DeliveryStore(NpgsqlDataSource dataSource)
 
     // What follows runs inside the transaction of the command being handled.
 
-
     public static async Task<StoredDelivery?> FindAsync(MessageContext context, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("SELECT status, delivery_id, country, day, reason FROM deliveries WHERE saga_id = $1",
@@ -99,28 +98,14 @@ internal sealed class DeliveryStore(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// Takes one place on the earliest day from <paramref name="first"/> to <paramref name="last"/>
-    /// with room in the country; null when every day is full. The slot rows of those days are made
-    /// first (with the area's capacity). The CHECK on booked makes overbooking impossible, and the
-    /// row lock makes two bookings of the last place on a day wait for each other.
+    /// with room in the country; null when every day is full. The CHECK on booked makes overbooking
+    /// impossible, and the row lock makes two bookings of the last place on a day wait for each other.
     /// </summary>
     public static async Task<DateOnly?> BookSlotAsync(MessageContext context, string country, DateOnly first, DateOnly last, CancellationToken cancellationToken)
     {
-        await using (var make = new NpgsqlCommand("""
-            INSERT INTO delivery_slots (country, day, capacity)
-            SELECT a.country, d::date, a.slots_per_day FROM delivery_areas a, generate_series($2::date, $3::date, interval '1 day') AS d
-            WHERE a.country = $1
-            ON CONFLICT (country, day) DO NOTHING
-            """, context.Connection, context.Transaction))
-        {
-            make.Parameters.Add(new() { Value = country });
-            make.Parameters.Add(new() { Value = first });
-            make.Parameters.Add(new() { Value = last });
-            await make.ExecuteNonQueryAsync(cancellationToken);
-        }
-
         // FOR UPDATE with LIMIT may come back empty when the day it locked filled up meanwhile
         // (PostgreSQL re-checks the locked row, and does not look further): then look again.
-        await using var book = new NpgsqlCommand("""
+        await using var book = Command(context, """
             WITH day AS (
                 SELECT day FROM delivery_slots WHERE country = $1 AND day BETWEEN $2 AND $3 AND booked < capacity
                 ORDER BY day LIMIT 1 FOR UPDATE
@@ -128,25 +113,37 @@ internal sealed class DeliveryStore(NpgsqlDataSource dataSource)
             UPDATE delivery_slots s SET booked = s.booked + 1 FROM day
             WHERE s.country = $1 AND s.day = day.day AND s.booked < s.capacity
             RETURNING s.day
-            """, context.Connection, context.Transaction);
-        book.Parameters.Add(new() { Value = country });
-        book.Parameters.Add(new() { Value = first });
-        book.Parameters.Add(new() { Value = last });
-        await using var anyFree = new NpgsqlCommand(
-            "SELECT EXISTS (SELECT 1 FROM delivery_slots WHERE country = $1 AND day BETWEEN $2 AND $3 AND booked < capacity)",
-            context.Connection, context.Transaction);
-        anyFree.Parameters.Add(new() { Value = country });
-        anyFree.Parameters.Add(new() { Value = first });
-        anyFree.Parameters.Add(new() { Value = last });
+            """, country, first, last);
+        // A day's row is made (with the area's capacity) by the first booking whose days reach it.
+        // Every booking makes all of its days, so a day not made yet is later than every day that
+        // is: the earliest day with room is found among the rows, and the rows are made only when
+        // none has room, not on every booking.
+        await using var make = Command(context, """
+            INSERT INTO delivery_slots (country, day, capacity)
+            SELECT a.country, d::date, a.slots_per_day FROM delivery_areas a, generate_series($2::date, $3::date, interval '1 day') AS d
+            WHERE a.country = $1
+            ON CONFLICT (country, day) DO NOTHING
+            """, country, first, last);
+        await using var anyFree = Command(context,
+            "SELECT EXISTS (SELECT 1 FROM delivery_slots WHERE country = $1 AND day BETWEEN $2 AND $3 AND booked < capacity)", country, first, last);
+        var made = false;
         while (true)
         {
             await using (var reader = await book.ExecuteReaderAsync(cancellationToken))
             {
                 if (await reader.ReadAsync(cancellationToken)) return reader.GetFieldValue<DateOnly>(0);
             }
-            if (await anyFree.ExecuteScalarAsync(cancellationToken) is not true) return null;
+            if (!made)
+            {
+                await make.ExecuteNonQueryAsync(cancellationToken);
+                made = true;
+            }
+            else if (await anyFree.ExecuteScalarAsync(cancellationToken) is not true) return null;
         }
     }
+
+    private static NpgsqlCommand Command(MessageContext context, string sql, string country, DateOnly first, DateOnly last) =>
+        new(sql, context.Connection, context.Transaction) { Parameters = { new() { Value = country }, new() { Value = first }, new() { Value = last } } };
 
     /// <summary>Records the decision: a scheduled delivery with its id and day, or a refusal with the reason.</summary>
     public static async Task InsertAsync(MessageContext context, ScheduleDelivery schedule, string status, string? deliveryId, DateOnly? day, string? reason,

@@ -53,7 +53,6 @@ internal sealed class InventoryStore(NpgsqlDataSource dataSource)
 
     // What follows runs inside the transaction of the command being handled.
 
-
     public static async Task<Reservation?> FindReservationAsync(MessageContext context, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("SELECT status, lines::text, reason FROM reservations WHERE saga_id = $1", context.Connection, context.Transaction);

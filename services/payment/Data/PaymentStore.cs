@@ -57,7 +57,6 @@ internal sealed class PaymentStore(NpgsqlDataSource dataSource)
 
     // What follows runs inside the transaction of the command being handled.
 
-
     public static async Task<StoredPayment?> FindAsync(MessageContext context, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("SELECT status, amount, reason, payment_id FROM payments WHERE saga_id = $1",
