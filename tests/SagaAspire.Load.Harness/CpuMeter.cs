@@ -3,10 +3,11 @@ using System.Globalization;
 namespace SagaAspire.Load;
 
 /// <summary>
-/// CPU time one part of the system spent during the load; its share of a core at rest (measured
-/// just before the load); and the CPU per completed saga above that resting level.
+/// CPU time one part of the system spent from the start of the load to the end of the recovery,
+/// per completed saga (everything it did in that time, its resting level included), and its share
+/// of a core at rest, measured once the run is over and the system has settled.
 /// </summary>
-public sealed record CpuShare(string Part, double Seconds, double IdleCores, double MillisecondsPerSaga);
+public sealed record CpuShare(string Part, double Seconds, double RestCores, double MillisecondsPerSaga);
 
 /// <summary>
 /// CPU time of each process of a harness-started system, read from <c>/proc</c> (Linux): the
@@ -20,21 +21,13 @@ public sealed class CpuMeter
 {
     private readonly SystemUnderTest _system;
     private Dictionary<string, double> _start = [];
-    private Dictionary<string, double> _idleCores = [];
+    private Dictionary<string, double> _end = [];
+    private Dictionary<string, double> _restCores = [];
     private DateTime _startedAt;
 
     public CpuMeter(SystemUnderTest system) => _system = system;
 
     public static bool IsAvailable => OperatingSystem.IsLinux() && File.Exists("/proc/self/stat");
-
-    /// <summary>What each part burns with nothing to do (polling fetches, timers), in cores.</summary>
-    public async Task MeasureIdleAsync(TimeSpan length, CancellationToken cancellationToken)
-    {
-        var before = Sample();
-        await Task.Delay(length, cancellationToken);
-        var after = Sample();
-        _idleCores = after.Where(a => before.ContainsKey(a.Key)).ToDictionary(a => a.Key, a => (a.Value - before[a.Key]) / length.TotalSeconds);
-    }
 
     public void Start()
     {
@@ -42,28 +35,45 @@ public sealed class CpuMeter
         _startedAt = DateTime.UtcNow;
     }
 
-    public IReadOnlyList<CpuShare> Stop(long sagas)
+    /// <summary>Ends the measured window (the load and its recovery).</summary>
+    public void Stop()
     {
-        var end = Sample();
-        var seconds = (DateTime.UtcNow - _startedAt).TotalSeconds;
+        _end = Sample();
+    }
+
+    /// <summary>
+    /// What each part burns with nothing to do (polling fetches, timers, exporters), in cores,
+    /// measured after <see cref="Stop"/>: the system has drained and its code is compiled, so this
+    /// is its steady rest, not the tail of its start-up.
+    /// </summary>
+    public async Task MeasureRestAsync(TimeSpan length, CancellationToken cancellationToken)
+    {
+        var before = Sample();
+        await Task.Delay(length, cancellationToken);
+        var after = Sample();
+        _restCores = after.Where(a => before.ContainsKey(a.Key)).ToDictionary(a => a.Key, a => (a.Value - before[a.Key]) / length.TotalSeconds);
+    }
+
+    /// <summary>Each part's CPU in the measured window per completed saga, and at rest.</summary>
+    public IReadOnlyList<CpuShare> Shares(long sagas)
+    {
         // A process restarted during the run (a fault) has a new pid: its CPU time is not known
         // whole, and the figures would be wrong, so a run with such faults reports none, and says why.
-        var gone = _start.Keys.Except(end.Keys).ToList();
-        var come = end.Keys.Except(_start.Keys).ToList();
+        var gone = _start.Keys.Except(_end.Keys).ToList();
+        var come = _end.Keys.Except(_start.Keys).ToList();
         if (gone.Count > 0 || come.Count > 0)
         {
             NotMeasured = $"processes changed during the run (ended: {Describe(gone)}; started: {Describe(come)})";
             return [];
         }
-        return end.Select(e =>
+        return _end.Select(e =>
         {
             var used = e.Value - _start[e.Key];
-            var idle = _idleCores.GetValueOrDefault(e.Key);
-            return new CpuShare(e.Key[..e.Key.LastIndexOf('#')], used, idle, sagas == 0 ? 0 : Math.Max(0, used - idle * seconds) * 1000 / sagas);
+            return new CpuShare(e.Key[..e.Key.LastIndexOf('#')], used, _restCores.GetValueOrDefault(e.Key), sagas == 0 ? 0 : used * 1000 / sagas);
         }).ToList();
     }
 
-    /// <summary>Why <see cref="Stop"/> reported nothing, when it did not.</summary>
+    /// <summary>Why <see cref="Shares"/> reported nothing, when it did not.</summary>
     public string? NotMeasured { get; private set; }
 
     private static string Describe(List<string> parts) => parts.Count == 0 ? "none" : string.Join(", ", parts.Select(p => p.Replace('#', ' ')));

@@ -87,7 +87,7 @@ public sealed record LoadReport
     public double RecoveryBoundSeconds { get; init; }
     public IReadOnlyList<StageTiming> Stages { get; init; } = [];
 
-    /// <summary>CPU time of each part of the system from the start of the load to the end of the recovery wait, per final saga above its resting level.</summary>
+    /// <summary>CPU time of each part of the system from the start of the load to the end of the recovery wait, per final saga (its resting level included), and its rest after the run.</summary>
     public IReadOnlyList<CpuShare> Cpu { get; init; } = [];
 
     /// <summary>Why there are no CPU figures, when there are none.</summary>
@@ -95,6 +95,9 @@ public sealed record LoadReport
 
     /// <summary>Transactions per final saga in each database (pg_stat_database), from the start of the load to the end of the recovery wait.</summary>
     public Dictionary<string, double> TransactionsPerSaga { get; init; } = [];
+
+    /// <summary>Of <see cref="TransactionsPerSaga"/>, those rolled back (a shared transaction that failed, a lost race, a deadlock).</summary>
+    public Dictionary<string, double> RolledBackPerSaga { get; init; } = [];
 
     public double CpuMillisecondsPerSaga => Cpu.Sum(c => c.MillisecondsPerSaga);
 
@@ -149,14 +152,15 @@ public sealed record LoadReport
         }
         if (Cpu.Count > 0)
         {
-            Line(string.Create(culture, $"  CPU          {CpuMillisecondsPerSaga:0.00} ms per saga above the resting level, so {Environment.ProcessorCount} cores alone would carry at most {CpuBoundSagasPerSecond:0} sagas/s; at rest {Cpu.Sum(c => c.IdleCores):0.00} cores busy"));
+            Line(string.Create(culture, $"  CPU          {CpuMillisecondsPerSaga:0.00} ms per saga over every process, so {Environment.ProcessorCount} cores alone would carry at most {CpuBoundSagasPerSecond:0} sagas/s; after the run, at rest, {Cpu.Sum(c => c.RestCores):0.00} cores busy"));
             foreach (var share in Cpu.OrderByDescending(c => c.MillisecondsPerSaga))
-                Line(string.Create(culture, $"    {share.Part,-28} {share.MillisecondsPerSaga,7:0.00} ms/saga   at rest {share.IdleCores * 100,5:0.0} % of a core   ({share.Seconds:0.0} s in the run)"));
+                Line(string.Create(culture, $"    {share.Part,-28} {share.MillisecondsPerSaga,7:0.00} ms/saga   at rest {share.RestCores * 100,5:0.0} % of a core   ({share.Seconds:0.0} s in the run)"));
         }
         else if (CpuNotMeasured is not null)
             Line($"  CPU          not measured: {CpuNotMeasured}");
         if (TransactionsPerSaga.Count > 0)
-            Line(string.Create(culture, $"  database     {TransactionsPerSaga.Values.Sum():0.0} transactions per saga: ") + string.Join(", ", TransactionsPerSaga.OrderBy(t => t.Key).Select(t => string.Create(culture, $"{t.Key} {t.Value:0.0}"))));
+            Line(string.Create(culture, $"  database     {TransactionsPerSaga.Values.Sum():0.0} transactions per saga ({RolledBackPerSaga.Values.Sum():0.00} rolled back): ")
+                + string.Join(", ", TransactionsPerSaga.OrderBy(t => t.Key).Select(t => string.Create(culture, $"{t.Key} {t.Value:0.0}"))));
         Line("  invariants:");
         foreach (var invariant in Invariants)
         {

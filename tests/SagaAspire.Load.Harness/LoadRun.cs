@@ -37,7 +37,6 @@ public static class LoadRun
 
         var transactionsBefore = await TransactionsAsync(system, cancellationToken);
         var cpu = new CpuMeter(system);
-        await cpu.MeasureIdleAsync(TimeSpan.FromSeconds(3), cancellationToken);
         cpu.Start();
         chaos.Start();
         await driver.RunAsync(cancellationToken);
@@ -47,11 +46,16 @@ public static class LoadRun
         log($"load: sent {driver.Counters.Sent} orders in {clock.Elapsed.TotalSeconds:0.0} s; waiting for every saga to finish (at most {settings.RecoveryTimeout.TotalSeconds:0} s)");
         var recovered = await WaitForRestAsync(system, settings, tracker, cancellationToken);
         var recoverySeconds = recovered ? (DateTime.UtcNow - loadEnd).TotalSeconds : (double?)null;
-        var cpuShares = cpu.Stop(tracker.Final);
-        var transactionsAfter = await TransactionsAsync(system, cancellationToken);
+        cpu.Stop();
         var finalCount = Math.Max(1, tracker.Final);
+        var transactionsAfter = await TransactionsAsync(system, cancellationToken);
         var transactions = transactionsAfter.Where(t => transactionsBefore.ContainsKey(t.Key))
-            .ToDictionary(t => t.Key, t => Math.Round((double)(t.Value - transactionsBefore[t.Key]) / finalCount, 2));
+            .ToDictionary(t => t.Key, t => Math.Round((double)(t.Value.All - transactionsBefore[t.Key].All) / finalCount, 2));
+        var rolledBack = transactionsAfter.Where(t => transactionsBefore.ContainsKey(t.Key))
+            .ToDictionary(t => t.Key, t => Math.Round((double)(t.Value.RolledBack - transactionsBefore[t.Key].RolledBack) / finalCount, 2));
+        phase = "rest";
+        await cpu.MeasureRestAsync(TimeSpan.FromSeconds(5), cancellationToken);
+        var cpuShares = cpu.Shares(finalCount);
         await progressStop.CancelAsync();
         await reporter;
 
@@ -102,6 +106,7 @@ public static class LoadRun
             Cpu = cpuShares,
             CpuNotMeasured = cpu.NotMeasured,
             TransactionsPerSaga = transactions,
+            RolledBackPerSaga = rolledBack,
             Invariants = invariants,
             Baseline = baseline,
         };
@@ -135,18 +140,18 @@ public static class LoadRun
         return false;
     }
 
-    /// <summary>Transactions (commits and rollbacks) so far in each of the system's databases, from pg_stat_database.</summary>
-    private static async Task<Dictionary<string, long>> TransactionsAsync(SystemUnderTest system, CancellationToken cancellationToken)
+    /// <summary>Transactions (commits and rollbacks, and of them the rollbacks) so far in each of the system's databases, from pg_stat_database.</summary>
+    private static async Task<Dictionary<string, (long All, long RolledBack)>> TransactionsAsync(SystemUnderTest system, CancellationToken cancellationToken)
     {
-        var counts = new Dictionary<string, long>();
+        var counts = new Dictionary<string, (long, long)>();
         try
         {
             await using var connection = new NpgsqlConnection(system.Server.ConnectionString);
             await connection.OpenAsync(cancellationToken);
-            await using var command = new NpgsqlCommand("SELECT datname, xact_commit + xact_rollback FROM pg_stat_database WHERE datname = ANY($1)", connection);
+            await using var command = new NpgsqlCommand("SELECT datname, xact_commit + xact_rollback, xact_rollback FROM pg_stat_database WHERE datname = ANY($1)", connection);
             command.Parameters.Add(new() { Value = system.Databases.Keys.ToArray() });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken)) counts[reader.GetString(0)] = reader.GetInt64(1);
+            while (await reader.ReadAsync(cancellationToken)) counts[reader.GetString(0)] = (reader.GetInt64(1), reader.GetInt64(2));
         }
         catch (NpgsqlException)
         {
