@@ -106,7 +106,11 @@ internal sealed partial class OutboxRelay(
         IsLeader = true;
         signal.LeaderHere = true;
         Log.BecameLeader(logger);
-        // Rows the broker acknowledged are deleted in the same round trip as the next read.
+        // Rows the broker acknowledged are deleted in the same round trip as the next read, and
+        // unless the batch was full or a row was parked (more rows wait), that read waits for the next wake-up (a
+        // commit, or the poll interval). Reading at once would cost a transaction per batch that
+        // mostly finds nothing new; a published row left a moment longer is harmless, since were
+        // it published again, its receivers' inboxes would absorb it.
         IReadOnlyList<long> acknowledged = [];
         try
         {
@@ -115,12 +119,12 @@ internal sealed partial class OutboxRelay(
                 if (listening.IsCompleted) await listening.ConfigureAwait(false); // its failure ends the term
                 var rows = await ReadBatchAsync(connection, acknowledged, stoppingToken).ConfigureAwait(false);
                 acknowledged = [];
-                if (rows.Count == 0)
+                if (rows.Count > 0) acknowledged = await PublishAsync(connection, producer, rows, stoppingToken).ConfigureAwait(false);
+                if (rows.Count < _options.RelayBatchSize && acknowledged.Count == rows.Count)
                 {
+                    if (rows.Count > 0) Interlocked.Exchange(ref _oldestPendingTicks, 0); // what was waiting is published
                     await signal.WaitAsync(_options.RelayPollInterval, stoppingToken).ConfigureAwait(false);
-                    continue;
                 }
-                acknowledged = await PublishAsync(connection, producer, rows, stoppingToken).ConfigureAwait(false);
             }
         }
         finally

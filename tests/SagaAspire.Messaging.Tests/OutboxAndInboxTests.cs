@@ -25,7 +25,7 @@ public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
         await Task.Delay(1000); // time enough for a wrongly published message to arrive too
         (await service.LedgerAsync()).Select(r => r.Sequence).ShouldBe([2]);
         ledger.Single().Account.ShouldBe("acct-1");
-        (await service.ScalarAsync("SELECT count(*) FROM messaging.outbox")).ShouldBe(0);
+        (await service.WaitForOutboxDrainedAsync()).ShouldBe(0);
     }
 
     [Fact]
@@ -182,7 +182,7 @@ public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
         await Task.Delay(500);
         ledger = await replacement.LedgerAsync();
         ledger.Select(r => r.Sequence).Order().ShouldBe(Enumerable.Range(1, 200));
-        (await replacement.ScalarAsync("SELECT count(*) FROM messaging.outbox")).ShouldBe(0);
+        (await replacement.WaitForOutboxDrainedAsync()).ShouldBe(0);
     }
 
     [Fact]
@@ -222,7 +222,7 @@ public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
         var ledger = await service.WaitForLedgerAsync(l => l.Count == 2);
         ledger.Select(r => r.Sequence).ShouldBe([1, 3]);
         (await service.ScalarAsync("SELECT count(*) FROM messaging.outbox_parked WHERE error LIKE 'MsgSizeTooLarge:%'")).ShouldBe(1);
-        (await service.ScalarAsync("SELECT count(*) FROM messaging.outbox")).ShouldBe(0);
+        (await service.WaitForOutboxDrainedAsync()).ShouldBe(0);
     }
 
     [Fact]

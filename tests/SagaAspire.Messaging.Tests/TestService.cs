@@ -111,6 +111,21 @@ public sealed class TestService : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until the relay has deleted every published row. It deletes them with its next read,
+    /// at the next wake-up or poll (Messaging:RelayPollInterval), not at once.
+    /// </summary>
+    public async Task<long> WaitForOutboxDrainedAsync(int seconds = 10)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var waiting = await ScalarAsync("SELECT count(*) FROM messaging.outbox");
+            if (waiting == 0 || clock.Elapsed > TimeSpan.FromSeconds(seconds)) return waiting;
+            await Task.Delay(100);
+        }
+    }
+
     public async Task<long> ScalarAsync(string sql)
     {
         await using var command = Database.CreateCommand(sql);
