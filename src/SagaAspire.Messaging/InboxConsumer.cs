@@ -462,20 +462,27 @@ internal sealed partial class InboxConsumer(
     private readonly record struct Outcome(bool Duplicate, int RepliesResent);
 
     /// <summary>
-    /// Handles one message inside the caller's transaction: records it in the inbox, then runs its
-    /// handler, or, when the inbox knew it already, puts its recorded replies into the outbox again.
-    /// The caller commits.
+    /// Handles one message inside the caller's transaction: holds its saga and records it in the
+    /// inbox, then runs its handler, or, when the inbox knew it already, puts its recorded replies
+    /// into the outbox again. The caller commits.
     /// </summary>
     private async Task<Outcome> HandleInAsync(NpgsqlTransaction transaction, Envelope envelope, object message, MessageHandlers.Registration registration, CancellationToken cancellationToken)
     {
         var connection = transaction.Connection!;
-        await using (var inbox = new NpgsqlCommand(
-            "INSERT INTO messaging.inbox (consumer, message_id, message_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", connection, transaction)
+        // One round trip: hold the saga, then record the message. The saga's lock lasts to the
+        // commit, so two replicas that overlap in a rebalance never handle one saga's messages at
+        // once (see MessageContext), and a handler need not take it itself.
+        var record = new NpgsqlBatchCommand("INSERT INTO messaging.inbox (consumer, message_id, message_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        {
+            Parameters = { new() { Value = _options.ConsumerGroup }, new() { Value = envelope.MessageId }, new() { Value = envelope.MessageType } },
+        };
+        await using (var inbox = new NpgsqlBatch(connection, transaction)
             {
-                Parameters = { new() { Value = _options.ConsumerGroup }, new() { Value = envelope.MessageId }, new() { Value = envelope.MessageType } },
+                BatchCommands = { new NpgsqlBatchCommand(MessageContext.LockSagaSql) { Parameters = { new() { Value = envelope.SagaId } } }, record },
             })
         {
-            if (await inbox.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+            await inbox.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            if (record.RecordsAffected == 0)
             {
                 // Handled before. Its replies may have been lost on their way, and the sender,
                 // hearing nothing, asks again: it gets the same replies, with the same ids.

@@ -31,7 +31,7 @@ internal static class InboxReplies
                 new() { Value = JsonSerializer.Serialize(replies, InboxRepliesJson.Default.ListRecordedReply) },
             },
         };
-        await Outbox.InsertAsync(transaction, rows, cancellationToken, alongside: record).ConfigureAwait(false);
+        await Outbox.InsertAsync(transaction, rows, cancellationToken, alongside: [record]).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -17,6 +17,8 @@ public interface IMessageHandler<in TMessage> where TMessage : class
 /// <summary>
 /// What a handler works with: the envelope of the message, the open transaction (its state changes
 /// go there) and a way to send messages, which are written to the outbox in that same transaction.
+/// The transaction already holds the message's saga (an advisory lock taken with the inbox
+/// record), so no other replica handles a message of the same saga until it ends.
 /// </summary>
 public sealed class MessageContext
 {
@@ -52,17 +54,13 @@ public sealed class MessageContext
     }
 
     /// <summary>
-    /// Holds the message's saga until the transaction ends. One saga's commands arrive in order on
-    /// one partition, but two replicas can overlap for a moment in a rebalance: a participant that
-    /// checks what it did for the saga and then acts takes this first, so a command and its
-    /// compensation never both find nothing and both go ahead.
+    /// Holds a saga (its id, the one parameter) until the transaction ends. The inbox takes it for
+    /// every message before its handler runs. One saga's commands arrive in order on one
+    /// partition, but two replicas can overlap for a moment in a rebalance: a participant that
+    /// checks what it did for the saga and then acts is never raced by another replica handling
+    /// the same saga, so a command and its compensation never both find nothing and both go ahead.
     /// </summary>
-    public async Task LockSagaAsync(CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", Connection, Transaction);
-        command.Parameters.Add(new() { Value = Envelope.SagaId });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    internal const string LockSagaSql = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
 }
 
 /// <summary>

@@ -104,6 +104,27 @@ public sealed class Outbox
         await InsertAsync(transaction, ToRows(messages), cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Runs <paramref name="alongside"/> (the state change that causes the messages) and writes
+    /// <paramref name="messages"/> to the outbox, in that order, in one round trip to the
+    /// database: a handler that ends with a write and its messages pays for one statement's
+    /// latency, not two. After it returns, each command's <see cref="NpgsqlBatchCommand.RecordsAffected"/>
+    /// tells what it changed.
+    /// </summary>
+    public async Task EnqueueAsync(NpgsqlTransaction transaction, IReadOnlyCollection<OutgoingMessage> messages, IReadOnlyList<NpgsqlBatchCommand> alongside,
+        CancellationToken cancellationToken = default)
+    {
+        if (messages.Count > 0)
+        {
+            await InsertAsync(transaction, ToRows(messages), cancellationToken, alongside).ConfigureAwait(false);
+            return;
+        }
+        if (alongside.Count == 0) return;
+        await using var batch = new NpgsqlBatch(transaction.Connection ?? throw new InvalidOperationException("The transaction is already completed."), transaction);
+        foreach (var command in alongside) batch.BatchCommands.Add(command);
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Messages in wire form, in the current trace unless they carry a context of their own.</summary>
     internal List<OutboxRow> ToRows(IReadOnlyCollection<OutgoingMessage> messages) => messages.Select(m =>
     {
@@ -114,14 +135,15 @@ public sealed class Outbox
 
     /// <summary>
     /// Rows already in wire form (dead letters, replays, replies sent again): topic, key, body and
-    /// headers as given. <paramref name="alongside"/> runs in the same round trip (the inbox
-    /// recording the replies it sends).
+    /// headers as given. <paramref name="alongside"/> runs first, in the same round trip (the
+    /// inbox recording the replies it sends, a saga's new state).
     /// </summary>
     internal static async Task InsertAsync(NpgsqlTransaction transaction, IReadOnlyList<OutboxRow> rows, CancellationToken cancellationToken,
-        NpgsqlBatchCommand? alongside = null)
+        IReadOnlyList<NpgsqlBatchCommand>? alongside = null)
     {
         var connection = transaction.Connection ?? throw new InvalidOperationException("The transaction is already completed.");
         await using var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var command in alongside ?? []) batch.BatchCommands.Add(command);
         var insert = new NpgsqlBatchCommand("""
             INSERT INTO messaging.outbox (message_id, topic, message_key, message_type, saga_id, causation_id, traceparent, tracestate, headers, payload)
             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::text[], $8::text[], $9::jsonb[], $10::bytea[])
@@ -137,7 +159,6 @@ public sealed class Outbox
         insert.Parameters.Add(new() { Value = rows.Select(r => r.Headers is null ? null : JsonSerializer.Serialize(r.Headers, OutboxJson.Default.DictionaryStringString)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
         insert.Parameters.Add(new() { Value = rows.Select(r => r.Payload).ToArray() });
         batch.BatchCommands.Add(insert);
-        if (alongside is not null) batch.BatchCommands.Add(alongside);
         if (Deferred.Value is { } deferred) deferred.RowsWritten = true;
         else batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_notify('{Channel}', '')"));
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);

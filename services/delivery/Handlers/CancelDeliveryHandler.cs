@@ -9,7 +9,6 @@ internal sealed class CancelDeliveryHandler(ILogger<CancelDeliveryHandler> logge
 {
     public async Task HandleAsync(CancelDelivery message, MessageContext context, CancellationToken cancellationToken)
     {
-        await context.LockSagaAsync(cancellationToken);
         var sagaId = context.Envelope.SagaId;
 
         switch (await DeliveryStore.FindAsync(context, cancellationToken))

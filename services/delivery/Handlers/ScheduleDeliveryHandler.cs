@@ -15,7 +15,6 @@ internal sealed class ScheduleDeliveryHandler(AreaSeeder areas, DeliveryDecision
     public async Task HandleAsync(ScheduleDelivery message, MessageContext context, CancellationToken cancellationToken)
     {
         await areas.Seeded.WaitAsync(cancellationToken);
-        await context.LockSagaAsync(cancellationToken);
         var sagaId = context.Envelope.SagaId;
 
         if (await DeliveryStore.FindAsync(context, cancellationToken) is { } existing)

@@ -69,29 +69,32 @@ internal sealed class InventoryStore(NpgsqlDataSource dataSource)
     /// </summary>
     public static async Task<Dictionary<string, int>> LockProductsAsync(MessageContext context, IEnumerable<string> skus, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand("SELECT sku, available FROM products WHERE sku = ANY($1) ORDER BY sku FOR UPDATE",
-            context.Connection, context.Transaction);
-        command.Parameters.Add(new() { Value = skus.Distinct(StringComparer.Ordinal).ToArray() });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(context.Connection, context.Transaction) { BatchCommands = { LockProducts(skus) } };
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         var available = new Dictionary<string, int>(StringComparer.Ordinal);
         while (await reader.ReadAsync(cancellationToken)) available[reader.GetString(0)] = reader.GetInt32(1);
         return available;
     }
 
+    private static NpgsqlBatchCommand LockProducts(IEnumerable<string> skus) =>
+        new("SELECT sku, available FROM products WHERE sku = ANY($1) ORDER BY sku FOR UPDATE") { Parameters = { new() { Value = skus.Distinct(StringComparer.Ordinal).ToArray() } } };
+
     /// <summary>
-    /// Moves the lines' units, locking their products in SKU order first (again, harmlessly, after a
-    /// reservation's check). The table's checks refuse anything that would go below zero.
+    /// Moves the lines' units, locking their products in SKU order first, in the same round trip
+    /// (again, harmlessly, after a reservation's check). The table's checks refuse anything that
+    /// would go below zero.
     /// </summary>
     public static async Task MoveStockAsync(MessageContext context, IReadOnlyList<StockLine> lines, StockMove move, CancellationToken cancellationToken)
     {
         if (lines.Count == 0) return;
-        await LockProductsAsync(context, lines.Select(l => l.Sku), cancellationToken);
-        await using var command = new NpgsqlCommand(MoveSql(move), context.Connection, context.Transaction);
-        command.Parameters.Add(new() { Value = lines.Select(l => l.Sku).ToArray() });
-        command.Parameters.Add(new() { Value = lines.Select(l => l.Quantity).ToArray() });
-        var moved = await command.ExecuteNonQueryAsync(cancellationToken);
-        if (moved != lines.Count)
-            throw new InvalidOperationException($"{move} of saga {context.Envelope.SagaId} found {moved} of its {lines.Count} products; a product was removed while stock was held.");
+        var update = new NpgsqlBatchCommand(MoveSql(move))
+        {
+            Parameters = { new() { Value = lines.Select(l => l.Sku).ToArray() }, new() { Value = lines.Select(l => l.Quantity).ToArray() } },
+        };
+        await using var batch = new NpgsqlBatch(context.Connection, context.Transaction) { BatchCommands = { LockProducts(lines.Select(l => l.Sku)), update } };
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        if (update.RecordsAffected != lines.Count)
+            throw new InvalidOperationException($"{move} of saga {context.Envelope.SagaId} found {update.RecordsAffected} of its {lines.Count} products; a product was removed while stock was held.");
     }
 
     private static string MoveSql(StockMove move) => move switch

@@ -9,7 +9,6 @@ internal sealed class CommitInventoryHandler(ILogger<CommitInventoryHandler> log
 {
     public async Task HandleAsync(CommitInventory message, MessageContext context, CancellationToken cancellationToken)
     {
-        await context.LockSagaAsync(cancellationToken);
         var sagaId = context.Envelope.SagaId;
 
         switch (await InventoryStore.FindReservationAsync(context, cancellationToken))

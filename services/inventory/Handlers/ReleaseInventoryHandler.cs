@@ -9,7 +9,6 @@ internal sealed class ReleaseInventoryHandler(ILogger<ReleaseInventoryHandler> l
 {
     public async Task HandleAsync(ReleaseInventory message, MessageContext context, CancellationToken cancellationToken)
     {
-        await context.LockSagaAsync(cancellationToken);
         var sagaId = context.Envelope.SagaId;
 
         switch (await InventoryStore.FindReservationAsync(context, cancellationToken))

@@ -13,7 +13,6 @@ internal sealed class ReserveInventoryHandler(CatalogSeeder catalog, ILogger<Res
     public async Task HandleAsync(ReserveInventory message, MessageContext context, CancellationToken cancellationToken)
     {
         await catalog.Seeded.WaitAsync(cancellationToken);
-        await context.LockSagaAsync(cancellationToken);
         var sagaId = context.Envelope.SagaId;
 
         if (await InventoryStore.FindReservationAsync(context, cancellationToken) is { } existing)

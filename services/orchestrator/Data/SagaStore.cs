@@ -12,7 +12,9 @@ internal sealed record StoredSaga(SagaState State, OrderPlaced Data, int Version
 
 /// <summary>
 /// Loads and saves sagas inside the caller's transaction. A load takes the row lock; a save
-/// checks the version it loaded (optimistic concurrency), so a lost race is retried, never applied twice.
+/// checks the version it loaded (optimistic concurrency), so a lost race is retried, never applied
+/// twice. Saves and timeline entries are commands for the caller to run together with the
+/// messages they cause (<see cref="Messaging.Outbox"/>), in one round trip.
 /// </summary>
 internal sealed class SagaStore
 {
@@ -55,13 +57,17 @@ internal sealed class SagaStore
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
-    public async Task UpdateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, SagaState state, string currentStep,
-        int expectedVersion, CancellationToken cancellationToken)
+    /// <summary>
+    /// The save of a saga's new state, for the caller to run (with the timeline and the outbox, in
+    /// one round trip); it changes one row, or none when the saga moved on since
+    /// <paramref name="expectedVersion"/> was read (see <see cref="EnsureSaved"/>).
+    /// </summary>
+    public static NpgsqlBatchCommand Update(SagaState state, string currentStep, int expectedVersion)
     {
-        await using var command = new NpgsqlCommand("""
+        var command = new NpgsqlBatchCommand("""
             UPDATE sagas SET status = $2, current_step = $3, failure_reason = $4, state = $5::jsonb, deadline_at = $6, updated_at = $7, version = version + 1
             WHERE saga_id = $1 AND version = $8
-            """, connection, transaction);
+            """);
         command.Parameters.Add(new() { Value = state.SagaId });
         command.Parameters.Add(new() { Value = state.Status.ToString() });
         command.Parameters.Add(new() { Value = currentStep });
@@ -70,25 +76,30 @@ internal sealed class SagaStore
         command.Parameters.Add(new() { Value = (object?)state.DeadlineAt ?? DBNull.Value });
         command.Parameters.Add(new() { Value = state.UpdatedAt });
         command.Parameters.Add(new() { Value = expectedVersion });
-        if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
-            throw new DBConcurrencyException($"Saga {state.SagaId} changed since version {expectedVersion} was read.");
+        return command;
     }
 
-    public async Task AppendTimelineAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sagaId,
-        IReadOnlyList<TimelineEntry> entries, CancellationToken cancellationToken)
+    /// <summary>After <see cref="Update"/> ran: throws when it saved nothing, so the lost race is retried.</summary>
+    public static void EnsureSaved(NpgsqlBatchCommand update, string sagaId, int expectedVersion)
     {
-        if (entries.Count == 0) return;
-        var traceId = Activity.Current?.TraceId.ToHexString();
-        await using var command = new NpgsqlCommand("""
+        if (update.RecordsAffected != 1)
+            throw new DBConcurrencyException($"Saga {sagaId} changed since version {expectedVersion} was read.");
+    }
+
+    /// <summary>The timeline's new entries, for the caller to run; none when there are none.</summary>
+    public static IEnumerable<NpgsqlBatchCommand> AppendTimeline(string sagaId, IReadOnlyList<TimelineEntry> entries)
+    {
+        if (entries.Count == 0) yield break;
+        var command = new NpgsqlBatchCommand("""
             INSERT INTO saga_timeline (saga_id, step, outcome, reason, at, trace_id)
             SELECT $1, step, outcome, reason, at, $6 FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS t(step, outcome, reason, at)
-            """, connection, transaction);
+            """);
         command.Parameters.Add(new() { Value = sagaId });
         command.Parameters.Add(new() { Value = entries.Select(e => e.Step).ToArray() });
         command.Parameters.Add(new() { Value = entries.Select(e => e.Outcome).ToArray() });
         command.Parameters.Add(new() { Value = entries.Select(e => e.Reason).ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
         command.Parameters.Add(new() { Value = entries.Select(e => e.At).ToArray() });
-        command.Parameters.Add(new() { Value = (object?)traceId ?? DBNull.Value });
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        command.Parameters.Add(new() { Value = (object?)Activity.Current?.TraceId.ToHexString() ?? DBNull.Value });
+        yield return command;
     }
 }

@@ -9,9 +9,9 @@ using SagaAspire.Sagas;
 namespace SagaAspire.Orchestrator.Sagas;
 
 /// <summary>
-/// Runs the order saga's decisions against stored state: load (row lock), decide (pure), save
+/// Runs the order saga's decisions against stored state: load (row lock), decide (pure), then save
 /// (version check), record the timeline, and send what the decision asks for through the outbox,
-/// all in the caller's transaction.
+/// those three in one round trip, all in the caller's transaction.
 /// </summary>
 internal sealed class SagaCoordinator(SagaDefinition<OrderPlaced> saga, SagaStore store, Outbox outbox, TimeProvider time)
 {
@@ -50,8 +50,7 @@ internal sealed class SagaCoordinator(SagaDefinition<OrderPlaced> saga, SagaStor
         var decision = saga.Start(sagaId, order, time.GetUtcNow(), Guid.CreateVersion7);
         var connection = transaction.Connection!;
         if (!await store.InsertAsync(connection, transaction, decision.State, order, CurrentStep(decision.State), cancellationToken)) return false;
-        await store.AppendTimelineAsync(connection, transaction, sagaId, decision.Timeline, cancellationToken);
-        await SendAsync(transaction, decision, causationId, cancellationToken);
+        await SendAsync(transaction, decision, causationId, [.. SagaStore.AppendTimeline(sagaId, decision.Timeline)], cancellationToken);
         Started.Add(1);
         Activity.Current?.SetTag("saga.id", sagaId).SetTag("order.id", order.OrderId).SetTag("saga.step", CurrentStep(decision.State));
         return true;
@@ -73,9 +72,12 @@ internal sealed class SagaCoordinator(SagaDefinition<OrderPlaced> saga, SagaStor
         using var activity = spanInSagaTrace is null ? null : StartInSagaTrace(spanInSagaTrace, stored);
         var decision = decide(stored.State, stored.Data, time.GetUtcNow());
         // An ignored decision saves no state but may still send (a final saga's outcome, restated).
-        if (!decision.Ignored) await store.UpdateAsync(connection, transaction, decision.State, CurrentStep(decision.State), stored.Version, cancellationToken);
-        await store.AppendTimelineAsync(connection, transaction, sagaId, decision.Timeline, cancellationToken);
-        await SendAsync(transaction, decision, causationId, cancellationToken);
+        // The save, the timeline and the messages go in one round trip.
+        var save = decision.Ignored ? null : SagaStore.Update(decision.State, CurrentStep(decision.State), stored.Version);
+        List<NpgsqlBatchCommand> changes = [.. SagaStore.AppendTimeline(sagaId, decision.Timeline)];
+        if (save is not null) changes.Insert(0, save);
+        await SendAsync(transaction, decision, causationId, changes, cancellationToken);
+        if (save is not null) SagaStore.EnsureSaved(save, sagaId, stored.Version);
         Record(stored.State, decision);
         return decision;
     }
@@ -91,14 +93,15 @@ internal sealed class SagaCoordinator(SagaDefinition<OrderPlaced> saga, SagaStor
 
     public string CurrentStep(SagaState state) => saga.Steps[state.CurrentStep].Name;
 
-    private async Task SendAsync(NpgsqlTransaction transaction, SagaDecision decision, Guid? causationId, CancellationToken cancellationToken)
+    /// <summary>Sends what the decision asks for, running <paramref name="alongside"/> (its state change) in the same round trip.</summary>
+    private async Task SendAsync(NpgsqlTransaction transaction, SagaDecision decision, Guid? causationId, IReadOnlyList<NpgsqlBatchCommand> alongside,
+        CancellationToken cancellationToken)
     {
-        if (decision.Send.Count == 0) return;
         var messages = decision.Send.Select(m => new OutgoingMessage(m.Topic, decision.State.SagaId, m.Message)
         {
             MessageId = m.MessageId, CausationId = causationId,
         }).ToList();
-        await outbox.EnqueueAsync(transaction, messages, cancellationToken);
+        await outbox.EnqueueAsync(transaction, messages, alongside, cancellationToken);
     }
 
     private void Record(SagaState before, SagaDecision decision)

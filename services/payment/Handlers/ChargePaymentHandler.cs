@@ -12,7 +12,6 @@ internal sealed class ChargePaymentHandler(ChargeDecision provider, ILogger<Char
 
     public async Task HandleAsync(ChargePayment message, MessageContext context, CancellationToken cancellationToken)
     {
-        await context.LockSagaAsync(cancellationToken);
         var sagaId = context.Envelope.SagaId;
 
         if (await PaymentStore.FindAsync(context, cancellationToken) is { } existing)

@@ -9,7 +9,6 @@ internal sealed class RefundPaymentHandler(ILogger<RefundPaymentHandler> logger)
 {
     public async Task HandleAsync(RefundPayment message, MessageContext context, CancellationToken cancellationToken)
     {
-        await context.LockSagaAsync(cancellationToken);
         var sagaId = context.Envelope.SagaId;
 
         var refunded = 0m;
