@@ -4,10 +4,12 @@ namespace SagaAspire.Load;
 
 /// <summary>
 /// CPU time one part of the system spent from the start of the load to the end of the recovery,
-/// per completed saga (everything it did in that time, its resting level included), and its share
-/// of a core at rest, measured once the run is over and the system has settled.
+/// per completed saga (everything it did in that time, its resting level included); the same over
+/// the steady part of the load only (from the end of the warm-up to the last send, per saga
+/// completed in it: the JIT's tier-up and the drain at the end left out); and its share of a core
+/// at rest, measured once the run is over and the system has settled.
 /// </summary>
-public sealed record CpuShare(string Part, double Seconds, double RestCores, double MillisecondsPerSaga);
+public sealed record CpuShare(string Part, double Seconds, double RestCores, double MillisecondsPerSaga, double? SteadyMillisecondsPerSaga);
 
 /// <summary>
 /// CPU time of each process of a harness-started system, read from <c>/proc</c> (Linux): the
@@ -23,17 +25,20 @@ public sealed class CpuMeter
     private Dictionary<string, double> _start = [];
     private Dictionary<string, double> _end = [];
     private Dictionary<string, double> _restCores = [];
-    private DateTime _startedAt;
+    private (Dictionary<string, double> Cpu, long Final)? _steadyFrom;
+    private (Dictionary<string, double> Cpu, long Final)? _steadyTo;
 
     public CpuMeter(SystemUnderTest system) => _system = system;
 
     public static bool IsAvailable => OperatingSystem.IsLinux() && File.Exists("/proc/self/stat");
 
-    public void Start()
-    {
-        _start = Sample();
-        _startedAt = DateTime.UtcNow;
-    }
+    public void Start() => _start = Sample();
+
+    /// <summary>The warm-up is over: the steady window starts, with <paramref name="final"/> sagas final so far.</summary>
+    public void MarkSteadyStart(long final) => _steadyFrom = (Sample(), final);
+
+    /// <summary>The last order is sent: the steady window ends, with <paramref name="final"/> sagas final so far.</summary>
+    public void MarkSteadyEnd(long final) => _steadyTo = (Sample(), final);
 
     /// <summary>Ends the measured window (the load and its recovery).</summary>
     public void Stop()
@@ -66,10 +71,14 @@ public sealed class CpuMeter
             NotMeasured = $"processes changed during the run (ended: {Describe(gone)}; started: {Describe(come)})";
             return [];
         }
+        var steadySagas = _steadyFrom is { } from && _steadyTo is { } to ? to.Final - from.Final : 0;
         return _end.Select(e =>
         {
             var used = e.Value - _start[e.Key];
-            return new CpuShare(e.Key[..e.Key.LastIndexOf('#')], used, _restCores.GetValueOrDefault(e.Key), sagas == 0 ? 0 : used * 1000 / sagas);
+            double? steady = steadySagas > 0 && _steadyFrom!.Value.Cpu.TryGetValue(e.Key, out var a) && _steadyTo!.Value.Cpu.TryGetValue(e.Key, out var b)
+                ? (b - a) * 1000 / steadySagas
+                : null;
+            return new CpuShare(e.Key[..e.Key.LastIndexOf('#')], used, _restCores.GetValueOrDefault(e.Key), sagas == 0 ? 0 : used * 1000 / sagas, steady);
         }).ToList();
     }
 

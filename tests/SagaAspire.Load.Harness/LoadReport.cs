@@ -101,8 +101,11 @@ public sealed record LoadReport
 
     public double CpuMillisecondsPerSaga => Cpu.Sum(c => c.MillisecondsPerSaga);
 
+    /// <summary>CPU per saga of every process over the steady part of the load (after the warm-up, to the last send); null when it had none.</summary>
+    public double? SteadyCpuMillisecondsPerSaga => Cpu.Count > 0 && Cpu.All(c => c.SteadyMillisecondsPerSaga is not null) ? Cpu.Sum(c => c.SteadyMillisecondsPerSaga!.Value) : null;
+
     /// <summary>The rate at which the machine's cores would be busy with nothing but these sagas (an upper bound, had the run the machine to itself).</summary>
-    public double? CpuBoundSagasPerSecond => CpuMillisecondsPerSaga > 0 ? Environment.ProcessorCount * 1000 / CpuMillisecondsPerSaga : null;
+    public double? CpuBoundSagasPerSecond => (SteadyCpuMillisecondsPerSaga ?? CpuMillisecondsPerSaga) is > 0 and var perSaga ? Environment.ProcessorCount * 1000 / perSaga : null;
     public IReadOnlyList<InvariantResult> Invariants { get; init; } = [];
 
     /// <summary>The state before the run the invariants were checked against (to check them again).</summary>
@@ -152,9 +155,11 @@ public sealed record LoadReport
         }
         if (Cpu.Count > 0)
         {
-            Line(string.Create(culture, $"  CPU          {CpuMillisecondsPerSaga:0.00} ms per saga over every process, so {Environment.ProcessorCount} cores alone would carry at most {CpuBoundSagasPerSecond:0} sagas/s; after the run, at rest, {Cpu.Sum(c => c.RestCores):0.00} cores busy"));
-            foreach (var share in Cpu.OrderByDescending(c => c.MillisecondsPerSaga))
-                Line(string.Create(culture, $"    {share.Part,-28} {share.MillisecondsPerSaga,7:0.00} ms/saga   at rest {share.RestCores * 100,5:0.0} % of a core   ({share.Seconds:0.0} s in the run)"));
+            Line(SteadyCpuMillisecondsPerSaga is { } steady
+                ? string.Create(culture, $"  CPU          {steady:0.00} ms per saga over every process after the warm-up ({CpuMillisecondsPerSaga:0.00} over the whole run, warm-up and drain included), so {Environment.ProcessorCount} cores alone would carry at most {CpuBoundSagasPerSecond:0} sagas/s; after the run, at rest, {Cpu.Sum(c => c.RestCores):0.00} cores busy")
+                : string.Create(culture, $"  CPU          {CpuMillisecondsPerSaga:0.00} ms per saga over every process, the whole run, so {Environment.ProcessorCount} cores alone would carry at most {CpuBoundSagasPerSecond:0} sagas/s; after the run, at rest, {Cpu.Sum(c => c.RestCores):0.00} cores busy"));
+            foreach (var share in Cpu.OrderByDescending(c => c.SteadyMillisecondsPerSaga ?? c.MillisecondsPerSaga))
+                Line(string.Create(culture, $"    {share.Part,-28} {share.SteadyMillisecondsPerSaga ?? share.MillisecondsPerSaga,7:0.00} ms/saga ({share.MillisecondsPerSaga,6:0.00} over the run)   at rest {share.RestCores * 100,5:0.0} % of a core   ({share.Seconds:0.0} s in the run)"));
         }
         else if (CpuNotMeasured is not null)
             Line($"  CPU          not measured: {CpuNotMeasured}");

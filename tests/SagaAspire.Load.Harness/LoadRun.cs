@@ -39,7 +39,13 @@ public static class LoadRun
         var cpu = new CpuMeter(system);
         cpu.Start();
         chaos.Start();
-        await driver.RunAsync(cancellationToken);
+        var load = driver.RunAsync(cancellationToken);
+        // The steady window: from the end of the warm-up (the JIT's tier-up, the first connections
+        // behind it) to the last send.
+        await Task.WhenAny(load, Task.Delay(settings.Warmup, cancellationToken));
+        cpu.MarkSteadyStart(tracker.Final);
+        await load;
+        cpu.MarkSteadyEnd(tracker.Final);
         phase = "recovery";
         await chaos.StopAsync(cancellationToken);
         var loadEnd = DateTime.UtcNow;
