@@ -107,10 +107,10 @@ internal sealed partial class OutboxRelay(
         signal.LeaderHere = true;
         Log.BecameLeader(logger);
         // Rows the broker acknowledged are deleted in the same round trip as the next read, and
-        // unless the batch was full or a row was parked (more rows wait), that read waits for the next wake-up (a
-        // commit, or the poll interval). Reading at once would cost a transaction per batch that
-        // mostly finds nothing new; a published row left a moment longer is harmless, since were
-        // it published again, its receivers' inboxes would absorb it.
+        // unless the batch was full or a row was parked (more rows wait), that read waits for the
+        // next wake-up (a commit, or the poll interval). Reading at once would cost a transaction
+        // per batch that mostly finds nothing new; a published row left a moment longer is
+        // harmless, since were it published again, its receivers' inboxes would absorb it.
         IReadOnlyList<long> acknowledged = [];
         try
         {

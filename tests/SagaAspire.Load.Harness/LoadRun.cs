@@ -55,13 +55,14 @@ public static class LoadRun
         cpu.Stop();
         var finalCount = Math.Max(1, tracker.Final);
         var transactionsAfter = await TransactionsAsync(system, cancellationToken);
-        var transactions = transactionsAfter.Where(t => transactionsBefore.ContainsKey(t.Key))
-            .ToDictionary(t => t.Key, t => Math.Round((double)(t.Value.All - transactionsBefore[t.Key].All) / finalCount, 2));
-        var rolledBack = transactionsAfter.Where(t => transactionsBefore.ContainsKey(t.Key))
-            .ToDictionary(t => t.Key, t => Math.Round((double)(t.Value.RolledBack - transactionsBefore[t.Key].RolledBack) / finalCount, 2));
+        Dictionary<string, double> PerSaga(Func<(long All, long RolledBack), long> count) =>
+            transactionsAfter.Where(t => transactionsBefore.ContainsKey(t.Key))
+                .ToDictionary(t => t.Key, t => Math.Round((double)(count(t.Value) - count(transactionsBefore[t.Key])) / finalCount, 2));
+        var transactions = PerSaga(t => t.All);
+        var rolledBack = PerSaga(t => t.RolledBack);
         phase = "rest";
         await cpu.MeasureRestAsync(TimeSpan.FromSeconds(5), cancellationToken);
-        var cpuShares = cpu.Shares(finalCount);
+        var cpuShares = cpu.Shares(tracker.Final);
         await progressStop.CancelAsync();
         await reporter;
 

@@ -74,8 +74,8 @@ internal sealed class SagaCoordinator(SagaDefinition<OrderPlaced> saga, SagaStor
         // An ignored decision saves no state but may still send (a final saga's outcome, restated).
         // The save, the timeline and the messages go in one round trip.
         var save = decision.Ignored ? null : SagaStore.Update(decision.State, CurrentStep(decision.State), stored.Version);
-        List<NpgsqlBatchCommand> changes = [.. SagaStore.AppendTimeline(sagaId, decision.Timeline)];
-        if (save is not null) changes.Insert(0, save);
+        List<NpgsqlBatchCommand> changes = save is null ? [] : [save];
+        changes.AddRange(SagaStore.AppendTimeline(sagaId, decision.Timeline));
         await SendAsync(transaction, decision, causationId, changes, cancellationToken);
         if (save is not null) SagaStore.EnsureSaved(save, sagaId, stored.Version);
         Record(stored.State, decision);
