@@ -16,9 +16,10 @@ namespace SagaAspire.Messaging;
 
 /// <summary>
 /// The service's Kafka consumer. Each assigned partition gets a worker that processes its messages
-/// one at a time, in order, while partitions run concurrently. For every message: a process span
-/// continuing the producer's trace, then one transaction that records (consumer, message id) in the
-/// inbox, runs the handler and writes the handler's outgoing messages to the outbox; the Kafka
+/// one at a time, in order, while partitions do not wait for one another. For every message: a
+/// process span continuing the producer's trace, then a transaction (shared with the messages
+/// waiting beside it, see <see cref="CommitGroupsAsync"/>) that records (consumer, message id) in
+/// the inbox, runs the handler and writes the handler's outgoing messages to the outbox; the Kafka
 /// offset is stored only after that commit. The handler's outgoing messages are recorded with its
 /// inbox row: a redelivery finds the row, does not run the handler again, and only puts those
 /// messages into the outbox once more (see <see cref="InboxReplies"/>).
@@ -37,6 +38,7 @@ internal sealed partial class InboxConsumer(
     private readonly (string Host, int? Port) _server = kafka.FirstServer;
     private readonly ConcurrentDictionary<TopicPartition, PartitionWorker> _workers = new();
     private readonly ConcurrentDictionary<TopicPartition, long> _lag = new();
+    private readonly Channel<GroupedRun> _grouped = Channel.CreateUnbounded<GroupedRun>(new() { SingleReader = true });
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -46,12 +48,13 @@ internal sealed partial class InboxConsumer(
             "Messages in a partition not yet processed by this consumer group: the partition's end minus the next offset to process.");
         using var either = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var cleanup = CleanInboxPeriodicallyAsync(either.Token);
+        var commit = CommitGroupsAsync(either.Token);
         var consume = Task.Factory.StartNew(() => ConsumeLoop(either.Token), either.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         // Should the consumer ever die, the service must not look healthy without it: the
         // failure propagates and stops the host, whose supervisor restarts it.
-        var first = await Task.WhenAny(cleanup, consume).ConfigureAwait(false);
+        var first = await Task.WhenAny(cleanup, commit, consume).ConfigureAwait(false);
         await either.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(cleanup, consume).ConfigureAwait(false);
+        await Task.WhenAll(cleanup, commit, consume).ConfigureAwait(false);
         await first.ConfigureAwait(false);
     }
 
@@ -221,17 +224,20 @@ internal sealed partial class InboxConsumer(
 
     /// <summary>
     /// Processes, in order, messages a partition's worker took from its queue at once. Runs of
-    /// messages that parse and have a handler here share one transaction (group commit: one
-    /// commit, one WAL flush, for all of them); the inbox row of each still decides alone whether
-    /// it is a duplicate, and the offset is stored only after the commit. Should anything in a
-    /// shared transaction fail, it rolls back whole and its messages are processed again one at a
-    /// time, where retries and dead letters apply to each on its own.
+    /// messages that parse and have a handler here share one transaction with the runs other
+    /// partitions have ready meanwhile (group commit: one commit, one WAL flush, for all of them;
+    /// see <see cref="CommitGroupsAsync"/>); the inbox row of each still decides alone whether it
+    /// is a duplicate, and the offset is stored only after the commit. Should anything in a shared
+    /// transaction fail, it rolls back whole and its messages are processed again one at a time,
+    /// each partition's by its own worker, where retries and dead letters apply to each on its own.
+    /// With <see cref="MessagingOptions.ConsumerBatchSize"/> 1 every message has a transaction of
+    /// its own, and partitions run theirs concurrently.
     /// </summary>
     internal async Task ProcessAsync(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> results, CancellationToken cancellationToken)
     {
-        if (results.Count == 1)
+        if (_options.ConsumerBatchSize == 1)
         {
-            await ProcessAsync(results[0], cancellationToken).ConfigureAwait(false);
+            foreach (var result in results) await ProcessAsync(result, cancellationToken).ConfigureAwait(false);
             return;
         }
         var run = new List<Ready>();
@@ -249,12 +255,59 @@ internal sealed partial class InboxConsumer(
         await ProcessRunAsync(run, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>A run of ready messages: together in one transaction, or one at a time should that roll back.</summary>
+    /// <summary>A run of ready messages: in the next shared transaction, or one at a time should that roll back.</summary>
     private async Task ProcessRunAsync(List<Ready> run, CancellationToken cancellationToken)
     {
         if (run.Count == 0) return;
-        if (run.Count == 1 || !await HandleTogetherAsync(run, cancellationToken).ConfigureAwait(false))
+        var grouped = new GroupedRun(run);
+        _grouped.Writer.TryWrite(grouped);
+        // A worker that stops stops waiting; its run may still commit, and the partition's next
+        // owner then finds its messages in the inbox.
+        if (!await grouped.Committed.Task.WaitAsync(cancellationToken).ConfigureAwait(false))
             foreach (var ready in run) await ProcessAsync(ready.Result, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A partition's run of ready messages, waiting for a shared transaction; true once it committed.</summary>
+    private sealed record GroupedRun(List<Ready> Run)
+    {
+        public TaskCompletionSource<bool> Committed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>
+    /// Group commit across partitions: one transaction at a time, holding every run that workers
+    /// submitted while the one before it ran (whole runs, up to
+    /// <see cref="MessagingOptions.ConsumerBatchSize"/> messages unless one run alone is more).
+    /// So under load a service commits many messages at once however its sagas spread over
+    /// partitions and topics, and a lone message is handled as soon as it comes: nothing waits
+    /// for more to arrive. One attempt only: a run whose transaction rolled back goes back to its
+    /// worker, which retries its messages one at a time, so a failing message holds up its own
+    /// partition and no other.
+    /// </summary>
+    private async Task CommitGroupsAsync(CancellationToken stoppingToken)
+    {
+        var reader = _grouped.Reader;
+        var group = new List<GroupedRun>();
+        var together = new List<Ready>();
+        try
+        {
+            while (await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+            {
+                group.Clear();
+                together.Clear();
+                while (reader.TryPeek(out var next) && (together.Count == 0 || together.Count + next.Run.Count <= _options.ConsumerBatchSize))
+                {
+                    reader.TryRead(out _);
+                    group.Add(next);
+                    together.AddRange(next.Run);
+                }
+                var committed = await HandleTogetherAsync(together, stoppingToken).ConfigureAwait(false);
+                foreach (var grouped in group) grouped.Committed.TrySetResult(committed);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            foreach (var grouped in group) grouped.Committed.TrySetCanceled(stoppingToken);
+        }
     }
 
     /// <summary>
@@ -308,7 +361,7 @@ internal sealed partial class InboxConsumer(
                     // itself, or a duplicate's replies) wake the relay after the commit, not from
                     // inside it (see Outbox).
                     using var wakeUp = outbox.WakeUpAfterCommit();
-                    outcome = await HandleInAsync(transaction, envelope, message, registration, cancellationToken).ConfigureAwait(false);
+                    outcome = await HandleInAsync(transaction, envelope, message, registration, first: null, cancellationToken).ConfigureAwait(false);
                     await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                     wakeUp.Committed();
                 }
@@ -353,9 +406,9 @@ internal sealed partial class InboxConsumer(
             : null;
 
     /// <summary>
-    /// Handles a run of messages in one transaction. Each gets its own process span, continuing its
-    /// own producer's trace and ending with the shared commit. False when the transaction rolled
-    /// back (the caller processes the messages one at a time instead).
+    /// Handles messages in one transaction. Each gets its own process span, continuing its own
+    /// producer's trace and ending with the shared commit. False when the transaction rolled back
+    /// (the messages are then processed one at a time instead).
     /// </summary>
     private async Task<bool> HandleTogetherAsync(List<Ready> run, CancellationToken cancellationToken)
     {
@@ -375,7 +428,8 @@ internal sealed partial class InboxConsumer(
                     using var scope = BeginMessageScope(ready.Result);
                     var span = StartProcessSpan(ready.Result);
                     handled.Add((ready, span, tags, started, default));
-                    var outcome = await HandleInAsync(transaction, ready.Envelope, ready.Message, ready.Registration, cancellationToken).ConfigureAwait(false);
+                    var first = handled.Count == 1 ? ShortLockWait() : null;
+                    var outcome = await HandleInAsync(transaction, ready.Envelope, ready.Message, ready.Registration, first, cancellationToken).ConfigureAwait(false);
                     handled[^1] = handled[^1] with { Outcome = outcome };
                     Activity.Current = outer; // the next message's span is no child of this one
                 }
@@ -386,7 +440,7 @@ internal sealed partial class InboxConsumer(
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            Log.TogetherRolledBack(logger, ex, run.Count, run[0].Result.TopicPartition.ToString());
+            Log.TogetherRolledBack(logger, ex, run.Count, string.Join(", ", run.Select(r => r.Result.TopicPartition).Distinct()));
             foreach (var (_, span, _, _, _) in handled)
                 span?.SetStatus(ActivityStatusCode.Error, "rolled back with the other messages of its transaction; processed again on its own");
             return false;
@@ -406,6 +460,19 @@ internal sealed partial class InboxConsumer(
         }
         return true;
     }
+
+    /// <summary>
+    /// A shared transaction waits at most <see cref="MessagingOptions.SharedLockTimeout"/> for any
+    /// lock (SET LOCAL: to its end only). Holding the locks of many messages, it could otherwise
+    /// deadlock with another replica's shared transaction taking the same rows in another order,
+    /// and wait a second for PostgreSQL to notice; this way it rolls back at once and its messages
+    /// are processed one at a time, where lock waits are ordinary again.
+    /// </summary>
+    private NpgsqlBatchCommand ShortLockWait() =>
+        new("SELECT set_config('lock_timeout', $1, true)")
+        {
+            Parameters = { new() { Value = ((int)Math.Ceiling(_options.SharedLockTimeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture) + "ms" } },
+        };
 
     /// <summary>Every log line about a message names its saga and message (trace and span ids come from its process span).</summary>
     private IDisposable? BeginMessageScope(ConsumeResult<byte[]?, byte[]?> result)
@@ -464,9 +531,10 @@ internal sealed partial class InboxConsumer(
     /// <summary>
     /// Handles one message inside the caller's transaction: holds its saga and records it in the
     /// inbox, then runs its handler, or, when the inbox knew it already, puts its recorded replies
-    /// into the outbox again. The caller commits.
+    /// into the outbox again. The caller commits. <paramref name="first"/>, if any, runs before
+    /// all of it, in the same round trip.
     /// </summary>
-    private async Task<Outcome> HandleInAsync(NpgsqlTransaction transaction, Envelope envelope, object message, MessageHandlers.Registration registration, CancellationToken cancellationToken)
+    private async Task<Outcome> HandleInAsync(NpgsqlTransaction transaction, Envelope envelope, object message, MessageHandlers.Registration registration, NpgsqlBatchCommand? first, CancellationToken cancellationToken)
     {
         var connection = transaction.Connection!;
         // One round trip: hold the saga, then record the message. The saga's lock lasts to the
@@ -481,6 +549,7 @@ internal sealed partial class InboxConsumer(
                 BatchCommands = { new NpgsqlBatchCommand(MessageContext.LockSagaSql) { Parameters = { new() { Value = envelope.SagaId } } }, record },
             })
         {
+            if (first is not null) inbox.BatchCommands.Insert(0, first);
             await inbox.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             if (record.RecordsAffected == 0)
             {
@@ -757,7 +826,7 @@ internal sealed partial class InboxConsumer(
         [LoggerMessage(EventId = 1310, Level = LogLevel.Information, Message = "{MessageType} {MessageId} was handled before; its {Count} replies were sent again")]
         public static partial void RepliesResent(ILogger logger, string messageType, Guid messageId, int count);
 
-        [LoggerMessage(EventId = 1311, Level = LogLevel.Information, Message = "A transaction of {Count} messages from {Partition} rolled back; processing them one at a time")]
-        public static partial void TogetherRolledBack(ILogger logger, Exception exception, int count, string partition);
+        [LoggerMessage(EventId = 1311, Level = LogLevel.Information, Message = "A transaction of {Count} messages from {Partitions} rolled back; processing them one at a time")]
+        public static partial void TogetherRolledBack(ILogger logger, Exception exception, int count, string partitions);
     }
 }

@@ -33,6 +33,13 @@ public sealed class MessagingOptions
     /// </summary>
     public int ConsumerBatchSize { get; set; } = 32;
 
+    /// <summary>
+    /// Longest a transaction shared by several messages waits for a lock before it rolls back and
+    /// its messages are processed one at a time (where lock waits are not limited): it breaks a
+    /// deadlock between replicas' shared transactions sooner than PostgreSQL's detection would.
+    /// </summary>
+    public TimeSpan SharedLockTimeout { get; set; } = TimeSpan.FromMilliseconds(100);
+
     /// <summary>Messages queued per partition before its fetching is paused.</summary>
     public int PartitionBacklog { get; set; } = 1000;
 

@@ -50,6 +50,71 @@ public sealed class group_commit(MessagingInfrastructure infrastructure)
     }
 
     [Fact]
+    public async Task runs_of_different_partitions_that_wait_together_share_a_transaction()
+    {
+        var scope = await infrastructure.NewScopeAsync("across");
+        // Patient enough to wait out the hold below (a shorter wait would roll back, see the next test).
+        await using var service = await TestService.StartAsync(scope, settings: new Dictionary<string, string?> { ["Messaging:SharedLockTimeout"] = "00:00:30" });
+        // Hold the handler's first query, so that every partition's messages are waiting while
+        // the first transaction is held up: the runs submitted meanwhile must share the next one.
+        await using var holder = await service.Database.OpenConnectionAsync();
+        await using var hold = await holder.BeginTransactionAsync();
+        await using (var lockTable = new Npgsql.NpgsqlCommand("LOCK TABLE broken_accounts IN ACCESS EXCLUSIVE MODE", holder, hold))
+            await lockTable.ExecuteNonQueryAsync();
+
+        using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = scope.BootstrapServers }).Build())
+        {
+            for (var partition = 0; partition < 4; partition++)
+                for (var sequence = 1; sequence <= 5; sequence++)
+                    producer.Produce(new TopicPartition(scope.Topic, partition), Deposit(Guid.NewGuid(), $"acct-p{partition}", sequence));
+            producer.Flush(TimeSpan.FromSeconds(30)).ShouldBe(0);
+        }
+        await WaitForLockWaiterAsync(service);
+        await Task.Delay(1000); // the other partitions' workers submit their runs meanwhile
+        await hold.RollbackAsync();
+
+        var ledger = await service.WaitForLedgerAsync(l => l.Count >= 20);
+        foreach (var account in ledger.GroupBy(r => r.Account))
+            account.Select(r => r.Sequence).ShouldBe(Enumerable.Range(1, 5), $"{account.Key}'s deposits once each, in order");
+        var transactions = await service.ScalarAsync("SELECT count(DISTINCT xmin::text) FROM ledger");
+        transactions.ShouldBeLessThan(4, $"the runs of 4 partitions, waiting together, were handled in {transactions} transactions");
+    }
+
+    [Fact]
+    public async Task a_shared_transaction_that_waits_too_long_for_a_lock_rolls_back_and_its_messages_go_on_alone()
+    {
+        var scope = await infrastructure.NewScopeAsync("lock-wait");
+        await using var service = await TestService.StartAsync(scope, settings: new Dictionary<string, string?> { ["Messaging:SharedLockTimeout"] = "00:00:00.100" });
+        var rolledBack = await service.ScalarAsync("SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()");
+        await using var holder = await service.Database.OpenConnectionAsync();
+        await using var hold = await holder.BeginTransactionAsync();
+        await using (var lockTable = new Npgsql.NpgsqlCommand("LOCK TABLE broken_accounts IN ACCESS EXCLUSIVE MODE", holder, hold))
+            await lockTable.ExecuteNonQueryAsync();
+
+        ProduceAtOnce(scope, [.. Enumerable.Range(1, 10).Select(n => Deposit(Guid.NewGuid(), "acct-w", n))]);
+        await WaitForLockWaiterAsync(service);
+        await Task.Delay(1000); // ten times the shared transaction's patience
+        await hold.CommitAsync(); // the hold itself must not count as a rollback
+
+        var ledger = await service.WaitForLedgerAsync(l => l.Count >= 10);
+        ledger.Select(r => r.Sequence).ShouldBe(Enumerable.Range(1, 10), "every message once, in order, after the lock was released");
+        for (var waited = 0; await service.ScalarAsync("SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()") == rolledBack; waited++)
+        {
+            if (waited == 50) throw new ShouldAssertException("No transaction rolled back: the shared transaction waited for the lock as long as it was held");
+            await Task.Delay(100); // statistics reach pg_stat_database within a second
+        }
+    }
+
+    private static async Task WaitForLockWaiterAsync(TestService service)
+    {
+        for (var waited = 0; await service.ScalarAsync("SELECT count(*) FROM pg_locks WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") == 0; waited++)
+        {
+            if (waited == 300) throw new TimeoutException("No handler came to wait for the held lock within 30 s");
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
     public async Task with_a_batch_size_of_one_every_message_commits_alone()
     {
         var scope = await infrastructure.NewScopeAsync("alone");
