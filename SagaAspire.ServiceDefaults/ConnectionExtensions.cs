@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -49,8 +50,13 @@ public static class ConnectionExtensions
             var dataSource = new NpgsqlDataSourceBuilder(settings.ConnectionString) { Name = name };
             dataSource.UseLoggerFactory(services.GetService<Logging.ILoggerFactory>());
             // Span names as the OpenTelemetry database conventions have them ("INSERT orders"),
-            // rather than the same name for every statement.
+            // rather than the same name for every statement. Only a statement inside a trace gets
+            // a span: the background loops' own queries (the relay's reads and deletes, the
+            // sweepers, health checks) would each start a trace of one span, several a second per
+            // service even at rest, burying the sagas' traces in the dashboard.
             dataSource.ConfigureTracing(tracing => tracing
+                .ConfigureCommandFilter(_ => Activity.Current is not null)
+                .ConfigureBatchFilter(_ => Activity.Current is not null)
                 .ConfigureCommandSpanNameProvider(command => DatabaseSpanName(command.CommandText, settings.Database))
                 .ConfigureBatchSpanNameProvider(batch => DatabaseSpanName(batch.BatchCommands.Count > 0 ? batch.BatchCommands[0].CommandText : "", settings.Database)));
             return dataSource.Build();

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using SagaAspire.ServiceDefaults.Tests.Otlp;
 
@@ -56,6 +57,28 @@ public sealed class telemetry_export
         failed.Status.ShouldBe(SpanStatus.Error);
         failed.Attribute("error.type").ShouldBe("500");
         failed.Attribute("http.response.status_code").ShouldBe(500L);
+    }
+
+    [Fact]
+    public async Task traces_a_database_call_outside_any_trace_not_at_all()
+    {
+        await using var postgres = await SagaAspire.Embedded.EmbeddedPostgres.StartAsync();
+        await using var receiver = await OtlpTraceReceiver.StartAsync();
+        var settings = Exporting(receiver);
+        settings["ConnectionStrings:orders"] = postgres.ConnectionString();
+        await using (var service = await MinimalService.StartAsync(settings, builder => builder.AddNpgsqlDataSource("orders")))
+        {
+            // As a background loop queries (the relay, a sweeper, a health check): no activity around it.
+            System.Diagnostics.Activity.Current = null;
+            var db = service.Services.GetRequiredService<Npgsql.NpgsqlDataSource>();
+            await using (var command = db.CreateCommand("SELECT 7"))
+                ((int)(await command.ExecuteScalarAsync())!).ShouldBe(7);
+            (await service.Client.GetStringAsync(new Uri("/hello/shown", UriKind.Relative))).ShouldBe("hello shown");
+        }
+
+        var spans = await receiver.WaitForAsync(s => s.Any(x => Equals(x.Attribute("url.path"), "/hello/shown")), TimeSpan.FromSeconds(20));
+        // (The pool's physical connection open is traced on its own terms, and may show up.)
+        spans.ShouldNotContain(s => s.Scope == "Npgsql" && s.Name.StartsWith("SELECT", StringComparison.Ordinal), "a query outside any trace would be a trace of its own");
     }
 
     [Fact]
