@@ -38,7 +38,7 @@ internal sealed partial class InboxConsumer(
     private readonly (string Host, int? Port) _server = kafka.FirstServer;
     private readonly ConcurrentDictionary<TopicPartition, PartitionWorker> _workers = new();
     private readonly ConcurrentDictionary<TopicPartition, long> _lag = new();
-    private readonly Channel<GroupedRun> _grouped = Channel.CreateUnbounded<GroupedRun>(new() { SingleReader = true });
+    private readonly Channel<GroupedRun> _grouped = Channel.CreateUnbounded<GroupedRun>();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -274,16 +274,20 @@ internal sealed partial class InboxConsumer(
     }
 
     /// <summary>
-    /// Group commit across partitions: one transaction at a time, holding every run that workers
-    /// submitted while the one before it ran (whole runs, up to
-    /// <see cref="MessagingOptions.ConsumerBatchSize"/> messages unless one run alone is more).
-    /// So under load a service commits many messages at once however its sagas spread over
-    /// partitions and topics, and a lone message is handled as soon as it comes: nothing waits
-    /// for more to arrive. One attempt only: a run whose transaction rolled back goes back to its
-    /// worker, which retries its messages one at a time, so a failing message holds up its own
-    /// partition and no other.
+    /// Group commit across partitions: <see cref="MessagingOptions.SharedTransactions"/> loops,
+    /// each running one transaction at a time, holding the runs that workers submitted while the
+    /// loops were busy (whole runs, up to <see cref="MessagingOptions.ConsumerBatchSize"/> messages
+    /// unless one run alone is more). So under load a service commits many messages at once
+    /// however its sagas spread over partitions and topics, while a few transactions at once keep
+    /// one message's round trips from holding up every other; and a lone message is handled as
+    /// soon as it comes: nothing waits for more to arrive. One attempt only: a run whose
+    /// transaction rolled back goes back to its worker, which retries its messages one at a time,
+    /// so a failing message holds up its own partition and no other.
     /// </summary>
-    private async Task CommitGroupsAsync(CancellationToken stoppingToken)
+    private Task CommitGroupsAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(Enumerable.Range(0, _options.SharedTransactions).Select(_ => Task.Run(() => CommitGroupAsync(stoppingToken), CancellationToken.None)));
+
+    private async Task CommitGroupAsync(CancellationToken stoppingToken)
     {
         var reader = _grouped.Reader;
         var group = new List<GroupedRun>();
@@ -294,12 +298,13 @@ internal sealed partial class InboxConsumer(
             {
                 group.Clear();
                 together.Clear();
-                while (reader.TryPeek(out var next) && (together.Count == 0 || together.Count + next.Run.Count <= _options.ConsumerBatchSize))
+                while (reader.TryPeek(out var next) && (together.Count == 0 || together.Count + next.Run.Count <= _options.ConsumerBatchSize)
+                    && reader.TryRead(out var taken)) // another loop may have taken the one peeked: then this is the one after it
                 {
-                    reader.TryRead(out _);
-                    group.Add(next);
-                    together.AddRange(next.Run);
+                    group.Add(taken);
+                    together.AddRange(taken.Run);
                 }
+                if (group.Count == 0) continue;
                 var committed = await HandleTogetherAsync(together, stoppingToken).ConfigureAwait(false);
                 foreach (var grouped in group) grouped.Committed.TrySetResult(committed);
             }

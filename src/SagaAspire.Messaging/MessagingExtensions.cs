@@ -26,6 +26,7 @@ public static class MessagingExtensions
             .Validate(o => o.MaxHandlerAttempts >= 1, "Messaging:MaxHandlerAttempts must be 1 or more")
             .Validate(o => o.RelayBatchSize >= 1, "Messaging:RelayBatchSize must be 1 or more")
             .Validate(o => o.ConsumerBatchSize >= 1, "Messaging:ConsumerBatchSize must be 1 or more (1: a transaction per message)")
+            .Validate(o => o.SharedTransactions >= 1, "Messaging:SharedTransactions must be 1 or more")
             .Validate(o => o.SharedLockTimeout > TimeSpan.Zero, "Messaging:SharedLockTimeout must be more than zero (for example 00:00:00.100)")
             .Validate(o => o.PartitionBacklog >= 2, "Messaging:PartitionBacklog must be 2 or more")
             .ValidateOnStart();

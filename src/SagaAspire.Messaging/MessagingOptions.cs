@@ -34,6 +34,14 @@ public sealed class MessagingOptions
     public int ConsumerBatchSize { get; set; } = 32;
 
     /// <summary>
+    /// Most shared transactions (see <see cref="ConsumerBatchSize"/>) a service runs at once. Each
+    /// takes every run the partitions have ready when it starts; more than one keeps a message's
+    /// round trips from holding up all the others. 1 for handlers whose transactions would contend
+    /// for rows that every saga shares.
+    /// </summary>
+    public int SharedTransactions { get; set; } = 4;
+
+    /// <summary>
     /// Longest a transaction shared by several messages waits for a lock before it rolls back and
     /// its messages are processed one at a time (where lock waits are not limited): it breaks a
     /// deadlock between replicas' shared transactions sooner than PostgreSQL's detection would.

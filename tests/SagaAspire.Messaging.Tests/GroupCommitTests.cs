@@ -53,8 +53,13 @@ public sealed class group_commit(MessagingInfrastructure infrastructure)
     public async Task runs_of_different_partitions_that_wait_together_share_a_transaction()
     {
         var scope = await infrastructure.NewScopeAsync("across");
-        // Patient enough to wait out the hold below (a shorter wait would roll back, see the next test).
-        await using var service = await TestService.StartAsync(scope, settings: new Dictionary<string, string?> { ["Messaging:SharedLockTimeout"] = "00:00:30" });
+        // One shared transaction at a time, patient enough to wait out the hold below (a shorter
+        // wait would roll back, see the next test).
+        await using var service = await TestService.StartAsync(scope, settings: new Dictionary<string, string?>
+        {
+            ["Messaging:SharedTransactions"] = "1",
+            ["Messaging:SharedLockTimeout"] = "00:00:30",
+        });
         // Hold the handler's first query, so that every partition's messages are waiting while
         // the first transaction is held up: the runs submitted meanwhile must share the next one.
         await using var holder = await service.Database.OpenConnectionAsync();
