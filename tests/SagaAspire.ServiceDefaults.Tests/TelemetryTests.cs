@@ -64,9 +64,7 @@ public sealed class telemetry_export
     {
         await using var postgres = await SagaAspire.Embedded.EmbeddedPostgres.StartAsync();
         await using var receiver = await OtlpTraceReceiver.StartAsync();
-        var settings = Exporting(receiver);
-        settings["ConnectionStrings:orders"] = postgres.ConnectionString();
-        await using (var service = await MinimalService.StartAsync(settings, builder => builder.AddNpgsqlDataSource("orders")))
+        await using (var service = await StartWithOrdersDatabaseAsync(receiver, postgres))
         {
             // As a background loop queries (the relay, a sweeper, a health check): no activity around it.
             System.Diagnostics.Activity.Current = null;
@@ -86,10 +84,7 @@ public sealed class telemetry_export
     {
         await using var postgres = await SagaAspire.Embedded.EmbeddedPostgres.StartAsync();
         await using var receiver = await OtlpTraceReceiver.StartAsync();
-        var settings = Exporting(receiver);
-        settings["ConnectionStrings:orders"] = postgres.ConnectionString();
-        await using (var service = await MinimalService.StartAsync(settings,
-            builder => builder.AddNpgsqlDataSource("orders"),
+        await using (var service = await StartWithOrdersDatabaseAsync(receiver, postgres,
             app => app.MapGet("/answer", async (Npgsql.NpgsqlDataSource db) =>
             {
                 await using var command = db.CreateCommand("SELECT 42");
@@ -107,6 +102,14 @@ public sealed class telemetry_export
         query.Name.ShouldBe("SELECT postgres");
         query.ParentSpanId.ShouldBe(request.SpanId);
         query.Attribute("db.system.name").ShouldBe("postgresql");
+    }
+
+    /// <summary>A minimal service exporting to <paramref name="receiver"/>, with the "orders" database on <paramref name="postgres"/>.</summary>
+    private static Task<MinimalService> StartWithOrdersDatabaseAsync(OtlpTraceReceiver receiver, SagaAspire.Embedded.EmbeddedPostgres postgres, Action<WebApplication>? map = null)
+    {
+        var settings = Exporting(receiver);
+        settings["ConnectionStrings:orders"] = postgres.ConnectionString();
+        return MinimalService.StartAsync(settings, builder => builder.AddNpgsqlDataSource("orders"), map);
     }
 
     private static Dictionary<string, string?> Exporting(OtlpTraceReceiver receiver) => new()
