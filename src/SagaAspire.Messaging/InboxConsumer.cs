@@ -35,6 +35,7 @@ internal sealed partial class InboxConsumer(
     ILogger<InboxConsumer> logger) : BackgroundService
 {
     private readonly MessagingOptions _options = options.Value;
+    private readonly string _sharedLockTimeout = ((int)Math.Ceiling(options.Value.SharedLockTimeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture) + "ms";
     private readonly (string Host, int? Port) _server = kafka.FirstServer;
     private readonly ConcurrentDictionary<TopicPartition, PartitionWorker> _workers = new();
     private readonly ConcurrentDictionary<TopicPartition, long> _lag = new();
@@ -476,7 +477,7 @@ internal sealed partial class InboxConsumer(
     private NpgsqlBatchCommand ShortLockWait() =>
         new("SELECT set_config('lock_timeout', $1, true)")
         {
-            Parameters = { new() { Value = ((int)Math.Ceiling(_options.SharedLockTimeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture) + "ms" } },
+            Parameters = { new() { Value = _sharedLockTimeout } },
         };
 
     /// <summary>Every log line about a message names its saga and message (trace and span ids come from its process span).</summary>
