@@ -81,8 +81,11 @@ public sealed class group_commit(MessagingInfrastructure infrastructure)
         var ledger = await service.WaitForLedgerAsync(l => l.Count >= 20);
         foreach (var account in ledger.GroupBy(r => r.Account))
             account.Select(r => r.Sequence).ShouldBe(Enumerable.Range(1, 5), $"{account.Key}'s deposits once each, in order");
-        var transactions = await service.ScalarAsync("SELECT count(DISTINCT xmin::text) FROM ledger");
-        transactions.ShouldBeLessThan(4, $"the runs of 4 partitions, waiting together, were handled in {transactions} transactions");
+        // How the workers cut their partitions' messages into runs depends on when each fetch
+        // lands, so the number of transactions varies; but the runs submitted during the hold
+        // wait together, and without group commit no transaction would hold two partitions.
+        var partitions = await service.ScalarAsync("SELECT max(accounts) FROM (SELECT count(DISTINCT account) AS accounts FROM ledger GROUP BY xmin::text) AS t");
+        partitions.ShouldBeGreaterThanOrEqualTo(2, "runs of different partitions, waiting together, share a transaction");
     }
 
     [Fact]
