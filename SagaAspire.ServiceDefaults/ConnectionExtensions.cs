@@ -50,13 +50,19 @@ public static class ConnectionExtensions
             var dataSource = new NpgsqlDataSourceBuilder(settings.ConnectionString) { Name = name };
             dataSource.UseLoggerFactory(services.GetService<Logging.ILoggerFactory>());
             // Span names as the OpenTelemetry database conventions have them ("INSERT orders"),
-            // rather than the same name for every statement. Only a statement inside a trace gets
-            // a span: the background loops' own queries (the relay's reads and deletes, the
-            // sweepers, health checks) would each start a trace of one span, several a second per
-            // service even at rest, burying the sagas' traces in the dashboard.
+            // rather than the same name for every statement. Only a statement inside a recorded
+            // trace gets a span: the background loops' own queries (the relay's reads and deletes,
+            // the sweepers) and those of requests left out of the traces (the health checks'
+            // SELECT 1) would each be a trace of one span, several a second per service even at
+            // rest, burying the sagas' traces in the dashboard. The parent's Recorded flag is
+            // checked here because the AppHost sets OTEL_TRACES_SAMPLER=always_on, which keeps a
+            // span whose parent was dropped. The pool's physical connection opens are not traced
+            // (Npgsql cannot filter them, and outside a trace each was a trace of its own): their
+            // count and duration are in Npgsql's metrics.
             dataSource.ConfigureTracing(tracing => tracing
-                .ConfigureCommandFilter(_ => Activity.Current is not null)
-                .ConfigureBatchFilter(_ => Activity.Current is not null)
+                .ConfigureCommandFilter(_ => Activity.Current is { Recorded: true })
+                .ConfigureBatchFilter(_ => Activity.Current is { Recorded: true })
+                .EnablePhysicalOpenTracing(false)
                 .ConfigureCommandSpanNameProvider(command => DatabaseSpanName(command.CommandText, settings.Database))
                 .ConfigureBatchSpanNameProvider(batch => DatabaseSpanName(batch.BatchCommands.Count > 0 ? batch.BatchCommands[0].CommandText : "", settings.Database)));
             return dataSource.Build();

@@ -58,7 +58,10 @@ public static class Telemetry
 
     /// <summary>
     /// Health probes every few seconds, and the Saga Explorer's polling, would drown the sagas: a
-    /// request the filter refuses is served but not recorded, and neither is anything it causes.
+    /// request the filter refuses is served but not recorded. What it causes is recorded only
+    /// where the instrumentation asks whether its parent is (the database calls do, see
+    /// <see cref="ConnectionExtensions.AddNpgsqlDataSource{TBuilder}"/>): the AppHost's
+    /// <c>always_on</c> sampler keeps a span whose parent was dropped.
     /// </summary>
     private static bool IsTraced(HttpContext context)
     {

@@ -167,9 +167,14 @@ public sealed class DashboardTelemetry : IDisposable
     }
 
     /// <summary>The spans of a trace the dashboard holds now; empty while it knows none.</summary>
-    public async Task<List<DashboardSpan>> TraceAsync(string traceId)
+    public Task<List<DashboardSpan>> TraceAsync(string traceId) => SpansAsync($"/api/telemetry/traces/{traceId}");
+
+    /// <summary>The spans of the <paramref name="limit"/> most recent traces the dashboard holds now.</summary>
+    public Task<List<DashboardSpan>> RecentTracesAsync(int limit) => SpansAsync($"/api/telemetry/traces?limit={limit}");
+
+    private async Task<List<DashboardSpan>> SpansAsync(string path)
     {
-        using var response = await _http.GetAsync($"/api/telemetry/traces/{traceId}");
+        using var response = await _http.GetAsync(path);
         if (response.StatusCode == System.Net.HttpStatusCode.NotFound) return [];
         response.EnsureSuccessStatusCode();
         var answer = await response.Content.ReadFromJsonAsync<JsonElement>();

@@ -32,6 +32,21 @@ public sealed class one_trace_per_saga_in_the_dashboard(AppHostFixture system, X
     }
 
     [Fact]
+    public async Task holds_no_trace_of_database_calls_alone()
+    {
+        // Each service's health check queries its database; a relay and the sweepers query theirs
+        // all the time. None of it is part of a saga, so none of it may bury the sagas' traces.
+        foreach (var service in AppHostFixture.Services)
+            (await system.Client(service).GetAsync(new Uri("/health", UriKind.Relative))).EnsureSuccessStatusCode();
+        await Task.Delay(3000); // the services export every second
+
+        var traces = (await system.Dashboard.RecentTracesAsync(limit: 10_000)).GroupBy(s => s.TraceId).ToList();
+        traces.ShouldNotBeEmpty("the dashboard holds the traces of the sagas run before");
+        var alone = traces.Where(t => t.All(s => s.Attributes.ContainsKey("db.system.name"))).SelectMany(t => t).ToList();
+        alone.ShouldBeEmpty($"traces of database calls alone: {string.Join(", ", alone.Select(s => $"{s.Service}/{s.Name} {s.Attributes.GetValueOrDefault("db.query.text")}"))}");
+    }
+
+    [Fact]
     public async Task holds_the_compensation_of_a_declined_payment()
     {
         var accepted = await system.Saga.PlaceAsync(SagaClient.Order("ABC", customerId: "declined-dashboard-trace"));
