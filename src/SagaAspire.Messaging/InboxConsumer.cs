@@ -569,8 +569,7 @@ internal sealed partial class InboxConsumer(
         var context = new MessageContext(envelope, connection, transaction);
         await using (var scope = scopes.CreateAsyncScope())
             await registration.Invoke(scope.ServiceProvider, message, context, cancellationToken).ConfigureAwait(false);
-        if (context.Outgoing.Count > 0)
-            await InboxReplies.SendAndRecordAsync(transaction, _options.ConsumerGroup, envelope.MessageId, context.Outgoing, outbox, cancellationToken).ConfigureAwait(false);
+        await InboxReplies.SendAndRecordAsync(transaction, _options.ConsumerGroup, envelope.MessageId, context.Writes, context.Outgoing, outbox, cancellationToken).ConfigureAwait(false);
         return new Outcome(Duplicate: false, RepliesResent: 0);
     }
 

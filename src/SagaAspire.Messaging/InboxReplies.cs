@@ -14,12 +14,18 @@ namespace SagaAspire.Messaging;
 internal static class InboxReplies
 {
     /// <summary>
-    /// Writes the handler's outgoing messages to the outbox and records them with the inbox row,
-    /// in one round trip. The caller wakes the relay after its commit.
+    /// Runs the handler's deferred writes (<see cref="MessageContext.Write"/>), writes its outgoing
+    /// messages to the outbox and records them with the inbox row, in one round trip. The caller
+    /// wakes the relay after its commit.
     /// </summary>
     public static async Task SendAndRecordAsync(NpgsqlTransaction transaction, string consumer, Guid messageId,
-        IReadOnlyCollection<OutgoingMessage> messages, Outbox outbox, CancellationToken cancellationToken)
+        IReadOnlyList<NpgsqlBatchCommand> writes, IReadOnlyCollection<OutgoingMessage> messages, Outbox outbox, CancellationToken cancellationToken)
     {
+        if (messages.Count == 0)
+        {
+            await outbox.EnqueueAsync(transaction, messages, writes, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         var rows = outbox.ToRows(messages);
         var replies = rows.Select(r => new RecordedReply(r.MessageId, r.Topic, r.Key, r.MessageType, r.SagaId, r.CausationId, r.Payload)).ToList();
         var record = new NpgsqlBatchCommand("UPDATE messaging.inbox SET replies = $3::jsonb WHERE consumer = $1 AND message_id = $2")
@@ -31,7 +37,7 @@ internal static class InboxReplies
                 new() { Value = JsonSerializer.Serialize(replies, InboxRepliesJson.Default.ListRecordedReply) },
             },
         };
-        await Outbox.InsertAsync(transaction, rows, cancellationToken, alongside: [record]).ConfigureAwait(false);
+        await Outbox.InsertAsync(transaction, rows, cancellationToken, alongside: [.. writes, record]).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -23,6 +23,7 @@ public interface IMessageHandler<in TMessage> where TMessage : class
 public sealed class MessageContext
 {
     private readonly List<OutgoingMessage> _outgoing = [];
+    private readonly List<NpgsqlBatchCommand> _writes = [];
 
     internal MessageContext(Envelope envelope, NpgsqlConnection connection, NpgsqlTransaction transaction)
     {
@@ -36,6 +37,17 @@ public sealed class MessageContext
     public NpgsqlTransaction Transaction { get; }
 
     internal IReadOnlyCollection<OutgoingMessage> Outgoing => _outgoing;
+
+    internal IReadOnlyList<NpgsqlBatchCommand> Writes => _writes;
+
+    /// <summary>
+    /// Runs <paramref name="command"/> in this transaction once the handler returns, in the round
+    /// trip that writes its messages to the outbox: for the write that ends a handler, whose
+    /// result it does not need (the record of what it decided). One round trip fewer per
+    /// message. Should the command fail, the transaction rolls back as for any other failure.
+    /// Writes run in the order given, before the messages are written.
+    /// </summary>
+    public void Write(NpgsqlBatchCommand command) => _writes.Add(command);
 
     /// <summary>
     /// Sends <paramref name="message"/> to <paramref name="topic"/> once this transaction commits.

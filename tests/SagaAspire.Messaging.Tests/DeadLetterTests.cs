@@ -54,6 +54,32 @@ public sealed class dead_letters(MessagingInfrastructure infrastructure)
     }
 
     [Fact]
+    public async Task a_deferred_write_that_fails_takes_its_reply_and_inbox_row_with_it()
+    {
+        var scope = await infrastructure.NewScopeAsync("write-fails");
+        await using var service = await TestService.StartAsync(scope);
+        var refused = Guid.NewGuid();
+
+        using (var producer = outbox_and_inbox.RawProducer(scope))
+        {
+            // The ledger's check refuses a million: the handler's deferred insert fails, after it returned.
+            await producer.ProduceAsync(scope.Topic, outbox_and_inbox.RawDeposit(refused, $$"""{"account":"acct-w","amount":1000000,"sequence":1,"receiptTo":"{{scope.ReceiptTopic}}"}""", key: "k"));
+            await producer.ProduceAsync(scope.Topic, outbox_and_inbox.RawDeposit(Guid.NewGuid(), $$"""{"account":"acct-w","amount":2,"sequence":2,"receiptTo":"{{scope.ReceiptTopic}}"}""", key: "k"));
+        }
+
+        var ledger = await service.WaitForLedgerAsync(l => l.Count > 0);
+        ledger.Single().Sequence.ShouldBe(2, "the message after the failed one is processed");
+        var letter = (await ConsumeAsync(scope.DeadLetterTopic, 1)).Single();
+        letter.Headers.GetString(MessageHeaders.MessageId).ShouldBe(refused.ToString());
+        letter.Headers.GetString(MessageHeaders.DeadLetter.Reason).ShouldBe("handler-failed");
+        letter.Headers.GetString(MessageHeaders.DeadLetter.Error)!.ShouldContain("ledger_amount_check");
+        var receipts = await redelivered_messages.ReadAsync(scope, scope.ReceiptTopic, 1);
+        receipts.Count.ShouldBe(1);
+        Encoding.UTF8.GetString(receipts[0].Value).ShouldContain("\"sequence\":2", customMessage: "no receipt for the deposit whose write failed");
+        (await service.ScalarAsync($"SELECT count(*) FROM messaging.inbox WHERE message_id = '{refused}'")).ShouldBe(0, "its inbox row rolled back with it");
+    }
+
+    [Fact]
     public async Task a_replayed_dead_letter_is_processed_once_the_fault_is_fixed()
     {
         var scope = await infrastructure.NewScopeAsync("replay");

@@ -145,51 +145,49 @@ internal sealed class DeliveryStore(NpgsqlDataSource dataSource)
     private static NpgsqlCommand Command(MessageContext context, string sql, string country, DateOnly first, DateOnly last) =>
         new(sql, context.Connection, context.Transaction) { Parameters = { new() { Value = country }, new() { Value = first }, new() { Value = last } } };
 
+    // The writes below end a handler: they go with its reply, in one round trip (MessageContext.Write).
+
     /// <summary>Records the decision: a scheduled delivery with its id and day, or a refusal with the reason.</summary>
-    public static async Task InsertAsync(MessageContext context, ScheduleDelivery schedule, string status, string? deliveryId, DateOnly? day, string? reason,
-        CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("""
+    public static void Record(MessageContext context, ScheduleDelivery schedule, string status, string? deliveryId, DateOnly? day, string? reason) =>
+        context.Write(new NpgsqlBatchCommand("""
             INSERT INTO deliveries (saga_id, order_id, status, delivery_id, street, city, postal_code, country, day, reason)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-            """, context.Connection, context.Transaction);
-        command.Parameters.Add(new() { Value = context.Envelope.SagaId });
-        command.Parameters.Add(new() { Value = schedule.OrderId });
-        command.Parameters.Add(new() { Value = status });
-        command.Parameters.Add(Text(deliveryId));
-        command.Parameters.Add(Text(schedule.Address?.Street));
-        command.Parameters.Add(Text(schedule.Address?.City));
-        command.Parameters.Add(Text(schedule.Address?.PostalCode));
-        command.Parameters.Add(Text(schedule.Address?.Country));
-        command.Parameters.Add(new() { Value = (object?)day ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Date });
-        command.Parameters.Add(Text(reason));
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+            """)
+        {
+            Parameters =
+            {
+                new() { Value = context.Envelope.SagaId },
+                new() { Value = schedule.OrderId },
+                new() { Value = status },
+                Text(deliveryId),
+                Text(schedule.Address?.Street),
+                Text(schedule.Address?.City),
+                Text(schedule.Address?.PostalCode),
+                Text(schedule.Address?.Country),
+                new() { Value = (object?)day ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Date },
+                Text(reason),
+            },
+        });
 
     /// <summary>Marks the delivery cancelled and gives its place back to the day, in one statement.</summary>
-    public static async Task CancelAsync(MessageContext context, string country, DateOnly day, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("""
+    public static void Cancel(MessageContext context, string country, DateOnly day) =>
+        context.Write(new NpgsqlBatchCommand("""
             WITH cancelled AS (UPDATE deliveries SET status = 'cancelled', updated_at = now() WHERE saga_id = $1)
             UPDATE delivery_slots SET booked = booked - 1 WHERE country = $2 AND day = $3
-            """, context.Connection, context.Transaction);
-        command.Parameters.Add(new() { Value = context.Envelope.SagaId });
-        command.Parameters.Add(new() { Value = country });
-        command.Parameters.Add(new() { Value = day });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+            """)
+        {
+            Parameters = { new() { Value = context.Envelope.SagaId }, new() { Value = country }, new() { Value = day } },
+        });
 
     /// <summary>A cancellation of nothing, kept so that a schedule arriving after it is refused.</summary>
-    public static async Task InsertTombstoneAsync(MessageContext context, string orderId, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("""
+    public static void RecordTombstone(MessageContext context, string orderId) =>
+        context.Write(new NpgsqlBatchCommand("""
             INSERT INTO deliveries (saga_id, order_id, status, reason) VALUES ($1, $2, 'cancelled', 'cancelled before it was scheduled')
             ON CONFLICT (saga_id) DO NOTHING
-            """, context.Connection, context.Transaction);
-        command.Parameters.Add(new() { Value = context.Envelope.SagaId });
-        command.Parameters.Add(new() { Value = orderId });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+            """)
+        {
+            Parameters = { new() { Value = context.Envelope.SagaId }, new() { Value = orderId } },
+        });
 
     private static NpgsqlParameter Text(string? value) => new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text };
 }

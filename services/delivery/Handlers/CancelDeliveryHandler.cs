@@ -15,11 +15,11 @@ internal sealed class CancelDeliveryHandler(ILogger<CancelDeliveryHandler> logge
         {
             case null:
                 // The cancel overtook its schedule (or the schedule never came): the tombstone refuses that schedule later.
-                await DeliveryStore.InsertTombstoneAsync(context, message.OrderId, cancellationToken);
+                DeliveryStore.RecordTombstone(context, message.OrderId);
                 DeliveryLog.CancelledBeforeSchedule(logger, sagaId, message.OrderId);
                 break;
             case { Status: DeliveryStatus.Scheduled, Country: { } country, Day: { } day }:
-                await DeliveryStore.CancelAsync(context, country, day, cancellationToken);
+                DeliveryStore.Cancel(context, country, day);
                 DeliveryLog.Cancelled(logger, sagaId, message.OrderId, day);
                 break;
             case { } delivery:

@@ -41,14 +41,14 @@ internal sealed class ScheduleDeliveryHandler(AreaSeeder areas, DeliveryDecision
 
         if (refusal is not null)
         {
-            await DeliveryStore.InsertAsync(context, message, DeliveryStatus.Refused, deliveryId: null, day: null, refusal, cancellationToken);
+            DeliveryStore.Record(context, message, DeliveryStatus.Refused, deliveryId: null, day: null, refusal);
             DeliveryLog.Refused(logger, sagaId, message.OrderId);
             context.Send(Topics.DeliveryEvents, new DeliveryRefused(message.OrderId, refusal));
             return;
         }
 
         var booking = new DeliveryBooking($"dlv_{Guid.CreateVersion7():N}", day!.Value);
-        await DeliveryStore.InsertAsync(context, message, DeliveryStatus.Scheduled, booking.DeliveryId, booking.Date, reason: null, cancellationToken);
+        DeliveryStore.Record(context, message, DeliveryStatus.Scheduled, booking.DeliveryId, booking.Date, reason: null);
         DeliveryLog.Scheduled(logger, sagaId, message.OrderId, booking.DeliveryId, booking.Date);
         context.Send(Topics.DeliveryEvents, new DeliveryScheduled(message.OrderId, booking));
     }

@@ -114,25 +114,25 @@ internal sealed class InventoryStore(NpgsqlDataSource dataSource)
         _ => throw new ArgumentOutOfRangeException(nameof(move), move, null),
     };
 
-    /// <summary>Records the saga's reservation. The saga lock makes this the only one for the saga.</summary>
-    public static async Task InsertReservationAsync(MessageContext context, string orderId, string status, IReadOnlyList<StockLine> lines, string? reason,
-        CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(
-            "INSERT INTO reservations (saga_id, order_id, status, lines, reason) VALUES ($1, $2, $3, $4::jsonb, $5)", context.Connection, context.Transaction);
-        command.Parameters.Add(new() { Value = context.Envelope.SagaId });
-        command.Parameters.Add(new() { Value = orderId });
-        command.Parameters.Add(new() { Value = status });
-        command.Parameters.Add(new() { Value = JsonSerializer.Serialize(lines, InventoryJson.Default.IReadOnlyListStockLine) });
-        command.Parameters.Add(new() { Value = (object?)reason ?? DBNull.Value });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    // The writes below end a handler: they go with its reply, in one round trip (MessageContext.Write).
 
-    public static async Task SetStatusAsync(MessageContext context, string status, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("UPDATE reservations SET status = $2, updated_at = now() WHERE saga_id = $1", context.Connection, context.Transaction);
-        command.Parameters.Add(new() { Value = context.Envelope.SagaId });
-        command.Parameters.Add(new() { Value = status });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    /// <summary>Records the saga's reservation. The saga lock makes this the only one for the saga.</summary>
+    public static void RecordReservation(MessageContext context, string orderId, string status, IReadOnlyList<StockLine> lines, string? reason) =>
+        context.Write(new NpgsqlBatchCommand("INSERT INTO reservations (saga_id, order_id, status, lines, reason) VALUES ($1, $2, $3, $4::jsonb, $5)")
+        {
+            Parameters =
+            {
+                new() { Value = context.Envelope.SagaId },
+                new() { Value = orderId },
+                new() { Value = status },
+                new() { Value = JsonSerializer.Serialize(lines, InventoryJson.Default.IReadOnlyListStockLine) },
+                new() { Value = (object?)reason ?? DBNull.Value },
+            },
+        });
+
+    public static void SetStatus(MessageContext context, string status) =>
+        context.Write(new NpgsqlBatchCommand("UPDATE reservations SET status = $2, updated_at = now() WHERE saga_id = $1")
+        {
+            Parameters = { new() { Value = context.Envelope.SagaId }, new() { Value = status } },
+        });
 }

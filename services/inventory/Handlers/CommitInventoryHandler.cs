@@ -15,7 +15,7 @@ internal sealed class CommitInventoryHandler(ILogger<CommitInventoryHandler> log
         {
             case { Status: ReservationStatus.Reserved } reservation:
                 await InventoryStore.MoveStockAsync(context, reservation.Lines, StockMove.Commit, cancellationToken);
-                await InventoryStore.SetStatusAsync(context, ReservationStatus.Committed, cancellationToken);
+                InventoryStore.SetStatus(context, ReservationStatus.Committed);
                 InventoryLog.Committed(logger, sagaId, message.OrderId);
                 break;
             case { Status: ReservationStatus.Committed }:

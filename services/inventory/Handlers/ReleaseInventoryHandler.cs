@@ -15,12 +15,12 @@ internal sealed class ReleaseInventoryHandler(ILogger<ReleaseInventoryHandler> l
         {
             case null:
                 // The release overtook its reserve (or the reserve never came): the tombstone refuses that reserve later.
-                await InventoryStore.InsertReservationAsync(context, message.OrderId, ReservationStatus.Released, [], "released before any reservation", cancellationToken);
+                InventoryStore.RecordReservation(context, message.OrderId, ReservationStatus.Released, [], "released before any reservation");
                 InventoryLog.ReleasedBeforeReserve(logger, sagaId, message.OrderId);
                 break;
             case { Status: ReservationStatus.Reserved } reservation:
                 await InventoryStore.MoveStockAsync(context, reservation.Lines, StockMove.Release, cancellationToken);
-                await InventoryStore.SetStatusAsync(context, ReservationStatus.Released, cancellationToken);
+                InventoryStore.SetStatus(context, ReservationStatus.Released);
                 InventoryLog.Released(logger, sagaId, message.OrderId);
                 break;
             case { Status: ReservationStatus.Committed }:

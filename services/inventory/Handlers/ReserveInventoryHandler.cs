@@ -33,14 +33,14 @@ internal sealed class ReserveInventoryHandler(CatalogSeeder catalog, ILogger<Res
         var verdict = StockDecision.Decide(message.Lines, available);
         if (verdict.Refusal is { } refusal)
         {
-            await InventoryStore.InsertReservationAsync(context, message.OrderId, ReservationStatus.Rejected, message.Lines, refusal, cancellationToken);
+            InventoryStore.RecordReservation(context, message.OrderId, ReservationStatus.Rejected, message.Lines, refusal);
             InventoryLog.Refused(logger, sagaId, message.OrderId, refusal);
             context.Send(Topics.InventoryEvents, new InventoryReservationFailed(message.OrderId, refusal));
             return;
         }
 
         await InventoryStore.MoveStockAsync(context, verdict.Reserve, StockMove.Reserve, cancellationToken);
-        await InventoryStore.InsertReservationAsync(context, message.OrderId, ReservationStatus.Reserved, verdict.Reserve, null, cancellationToken);
+        InventoryStore.RecordReservation(context, message.OrderId, ReservationStatus.Reserved, verdict.Reserve, null);
         InventoryLog.Reserved(logger, sagaId, message.OrderId, verdict.Reserve.Sum(l => l.Quantity), verdict.Reserve.Count);
         context.Send(Topics.InventoryEvents, new InventoryReserved(message.OrderId));
     }

@@ -56,40 +56,49 @@ internal sealed class OrderStore(NpgsqlDataSource dataSource, Outbox outbox)
         var activity = Activity.Current;
         var traceId = activity?.TraceId.ToHexString();
         var (traceParent, traceState) = activity is { IdFormat: ActivityIdFormat.W3C } ? (activity.Id, activity.TraceStateString) : (null, null);
-        await using (var insert = new NpgsqlCommand("""
+        var insert = new NpgsqlBatchCommand("""
             INSERT INTO orders (order_id, saga_id, customer_id, currency, lines, total, status, trace_id, traceparent, tracestate, delivery_address)
             VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'Pending', $7, $8, $9, $10::jsonb) ON CONFLICT (order_id) DO NOTHING
-            """, connection, transaction))
+            """)
         {
-            insert.Parameters.Add(new() { Value = orderId });
-            insert.Parameters.Add(new() { Value = sagaId });
-            insert.Parameters.Add(new() { Value = order.CustomerId });
-            insert.Parameters.Add(new() { Value = order.Currency });
-            insert.Parameters.Add(new() { Value = JsonSerializer.Serialize(order.Lines.ToList(), OrderJson.Default.ListOrderLine) });
-            insert.Parameters.Add(new() { Value = order.Total });
-            insert.Parameters.Add(new() { Value = (object?)traceId ?? DBNull.Value });
-            insert.Parameters.Add(new() { Value = (object?)traceParent ?? DBNull.Value });
-            insert.Parameters.Add(new() { Value = (object?)traceState ?? DBNull.Value });
-            insert.Parameters.Add(new() { Value = JsonSerializer.Serialize(order.DeliveryAddress, OrderJson.Default.DeliveryAddress) });
-            if (await insert.ExecuteNonQueryAsync(cancellationToken) == 0) return new PlaceResult.OrderIdTaken(orderId);
-        }
-
-        // OrderPlaced wakes the relay after the commit, not from inside it (see Outbox).
-        using var wakeUp = outbox.WakeUpAfterCommit();
-        await outbox.EnqueueAsync(transaction,
-            new OutgoingMessage(Topics.Orders, sagaId, new OrderPlaced(orderId, order.CustomerId, order.Currency, order.Lines, order.Total, order.DeliveryAddress)), cancellationToken);
-
+            Parameters =
+            {
+                new() { Value = orderId },
+                new() { Value = sagaId },
+                new() { Value = order.CustomerId },
+                new() { Value = order.Currency },
+                new() { Value = JsonSerializer.Serialize(order.Lines.ToList(), OrderJson.Default.ListOrderLine) },
+                new() { Value = order.Total },
+                new() { Value = (object?)traceId ?? DBNull.Value },
+                new() { Value = (object?)traceParent ?? DBNull.Value },
+                new() { Value = (object?)traceState ?? DBNull.Value },
+                new() { Value = JsonSerializer.Serialize(order.DeliveryAddress, OrderJson.Default.DeliveryAddress) },
+            },
+        };
         var accepted = new OrderAccepted(orderId, sagaId, "Pending", traceId);
+        List<NpgsqlBatchCommand> writes = [insert];
         if (idempotencyKey is not null)
         {
-            await using var remember = new NpgsqlCommand(
-                "INSERT INTO idempotency_keys (key, request_hash, status_code, location, response) VALUES ($1, $2, 202, $3, $4)", connection, transaction);
-            remember.Parameters.Add(new() { Value = idempotencyKey });
-            remember.Parameters.Add(new() { Value = requestHash });
-            remember.Parameters.Add(new() { Value = $"/orders/{orderId}" });
-            remember.Parameters.Add(new() { Value = JsonSerializer.Serialize(accepted, OrderJson.Default.OrderAccepted) });
-            await remember.ExecuteNonQueryAsync(cancellationToken);
+            writes.Add(new NpgsqlBatchCommand("INSERT INTO idempotency_keys (key, request_hash, status_code, location, response) VALUES ($1, $2, 202, $3, $4)")
+            {
+                Parameters =
+                {
+                    new() { Value = idempotencyKey },
+                    new() { Value = requestHash },
+                    new() { Value = $"/orders/{orderId}" },
+                    new() { Value = JsonSerializer.Serialize(accepted, OrderJson.Default.OrderAccepted) },
+                },
+            });
         }
+
+        // The order, its OrderPlaced and the response to replay, in one round trip; should the
+        // order id be taken, the transaction rolls back (it is disposed uncommitted) and nothing
+        // of it stays. OrderPlaced wakes the relay after the commit, not from inside it (see Outbox).
+        using var wakeUp = outbox.WakeUpAfterCommit();
+        await outbox.EnqueueAsync(transaction,
+            [new OutgoingMessage(Topics.Orders, sagaId, new OrderPlaced(orderId, order.CustomerId, order.Currency, order.Lines, order.Total, order.DeliveryAddress))],
+            writes, cancellationToken);
+        if (insert.RecordsAffected == 0) return new PlaceResult.OrderIdTaken(orderId);
         await transaction.CommitAsync(cancellationToken);
         wakeUp.Committed();
         return new PlaceResult.Accepted(accepted);

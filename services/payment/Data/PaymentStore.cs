@@ -57,60 +57,60 @@ internal sealed class PaymentStore(NpgsqlDataSource dataSource)
 
     // What follows runs inside the transaction of the command being handled.
 
-    public static async Task<StoredPayment?> FindAsync(MessageContext context, CancellationToken cancellationToken)
+    /// <summary>
+    /// The saga's payment, if any, and whether a refund is recorded for it (a refund that
+    /// overtook its charge leaves one), in one round trip.
+    /// </summary>
+    public static async Task<(StoredPayment? Payment, bool Refunded)> FindAsync(MessageContext context, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand("SELECT status, amount, reason, payment_id FROM payments WHERE saga_id = $1",
-            context.Connection, context.Transaction);
+        await using var command = new NpgsqlCommand("""
+            SELECT p.status, p.amount, p.reason, p.payment_id, EXISTS (SELECT 1 FROM refunds WHERE saga_id = $1)
+            FROM (VALUES (1)) AS one LEFT JOIN payments AS p ON p.saga_id = $1
+            """, context.Connection, context.Transaction);
         command.Parameters.Add(new() { Value = context.Envelope.SagaId });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken)) return null;
-        return new StoredPayment(reader.GetString(0), reader.GetDecimal(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3));
+        await reader.ReadAsync(cancellationToken);
+        var payment = reader.IsDBNull(0) ? null
+            : new StoredPayment(reader.GetString(0), reader.GetDecimal(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3));
+        return (payment, reader.GetBoolean(4));
     }
 
-    public static async Task<bool> HasRefundAsync(MessageContext context, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM refunds WHERE saga_id = $1)", context.Connection, context.Transaction);
-        command.Parameters.Add(new() { Value = context.Envelope.SagaId });
-        return await command.ExecuteScalarAsync(cancellationToken) is true;
-    }
+    // The writes below end a handler: they go with its reply, in one round trip (MessageContext.Write).
 
     /// <summary>Records the decision on the charge: a payment id when charged, a reason when declined.</summary>
-    public static async Task InsertAsync(MessageContext context, ChargePayment charge, string status, string? paymentId, string? reason,
-        CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("""
+    public static void Record(MessageContext context, ChargePayment charge, string status, string? paymentId, string? reason) =>
+        context.Write(new NpgsqlBatchCommand("""
             INSERT INTO payments (saga_id, order_id, customer_id, amount, currency, status, payment_id, reason)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-            """, context.Connection, context.Transaction);
-        command.Parameters.Add(new() { Value = context.Envelope.SagaId });
-        command.Parameters.Add(new() { Value = charge.OrderId });
-        command.Parameters.Add(new() { Value = charge.CustomerId });
-        command.Parameters.Add(new() { Value = charge.Amount });
-        command.Parameters.Add(new() { Value = charge.Currency });
-        command.Parameters.Add(new() { Value = status });
-        command.Parameters.Add(new() { Value = (object?)paymentId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        command.Parameters.Add(new() { Value = (object?)reason ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+            """)
+        {
+            Parameters =
+            {
+                new() { Value = context.Envelope.SagaId },
+                new() { Value = charge.OrderId },
+                new() { Value = charge.CustomerId },
+                new() { Value = charge.Amount },
+                new() { Value = charge.Currency },
+                new() { Value = status },
+                new() { Value = (object?)paymentId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
+                new() { Value = (object?)reason ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
+            },
+        });
 
     /// <summary>Marks the charge refunded and records the refund, in one statement.</summary>
-    public static async Task RefundAsync(MessageContext context, decimal amount, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("""
+    public static void Refund(MessageContext context, decimal amount) =>
+        context.Write(new NpgsqlBatchCommand("""
             WITH refunded AS (UPDATE payments SET status = 'refunded', updated_at = now() WHERE saga_id = $1)
             INSERT INTO refunds (saga_id, amount) VALUES ($1, $2)
-            """, context.Connection, context.Transaction);
-        command.Parameters.Add(new() { Value = context.Envelope.SagaId });
-        command.Parameters.Add(new() { Value = amount });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+            """)
+        {
+            Parameters = { new() { Value = context.Envelope.SagaId }, new() { Value = amount } },
+        });
 
     /// <summary>A refund of nothing, kept so that a charge arriving after it is declined.</summary>
-    public static async Task InsertTombstoneAsync(MessageContext context, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("INSERT INTO refunds (saga_id, amount) VALUES ($1, 0) ON CONFLICT (saga_id) DO NOTHING",
-            context.Connection, context.Transaction);
-        command.Parameters.Add(new() { Value = context.Envelope.SagaId });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    public static void RecordTombstone(MessageContext context) =>
+        context.Write(new NpgsqlBatchCommand("INSERT INTO refunds (saga_id, amount) VALUES ($1, 0) ON CONFLICT (saga_id) DO NOTHING")
+        {
+            Parameters = { new() { Value = context.Envelope.SagaId } },
+        });
 }

@@ -14,7 +14,8 @@ internal sealed class ChargePaymentHandler(ChargeDecision provider, ILogger<Char
     {
         var sagaId = context.Envelope.SagaId;
 
-        if (await PaymentStore.FindAsync(context, cancellationToken) is { } existing)
+        var (payment, refunded) = await PaymentStore.FindAsync(context, cancellationToken);
+        if (payment is { } existing)
         {
             PaymentLog.Repeated(logger, nameof(ChargePayment), sagaId, existing.Status);
             context.Send(Topics.PaymentEvents, existing switch
@@ -27,20 +28,20 @@ internal sealed class ChargePaymentHandler(ChargeDecision provider, ILogger<Char
         }
 
         // The refund overtook this charge: the saga has given up on the payment, so no money moves.
-        var outcome = await PaymentStore.HasRefundAsync(context, cancellationToken)
+        var outcome = refunded
             ? ChargeOutcome.Declined(AlreadyRefunded)
             : provider.Decide(message);
 
         if (outcome.DeclineReason is { } declined)
         {
-            await PaymentStore.InsertAsync(context, message, PaymentStatus.Declined, paymentId: null, reason: declined, cancellationToken);
+            PaymentStore.Record(context, message, PaymentStatus.Declined, paymentId: null, reason: declined);
             PaymentLog.Declined(logger, sagaId, message.OrderId);
             context.Send(Topics.PaymentEvents, new PaymentFailed(message.OrderId, declined));
             return;
         }
 
         var charged = $"pay_{Guid.CreateVersion7():N}";
-        await PaymentStore.InsertAsync(context, message, PaymentStatus.Charged, charged, reason: null, cancellationToken);
+        PaymentStore.Record(context, message, PaymentStatus.Charged, charged, reason: null);
         PaymentLog.Charged(logger, sagaId, message.OrderId, charged);
         context.Send(Topics.PaymentEvents, new PaymentCharged(message.OrderId, charged));
     }

@@ -12,15 +12,15 @@ internal sealed class RefundPaymentHandler(ILogger<RefundPaymentHandler> logger)
         var sagaId = context.Envelope.SagaId;
 
         var refunded = 0m;
-        switch (await PaymentStore.FindAsync(context, cancellationToken))
+        switch ((await PaymentStore.FindAsync(context, cancellationToken)).Payment)
         {
             case null:
                 // The refund overtook its charge (or the charge never came): the tombstone declines that charge later.
-                await PaymentStore.InsertTombstoneAsync(context, cancellationToken);
+                PaymentStore.RecordTombstone(context);
                 PaymentLog.RefundedBeforeCharge(logger, sagaId, message.OrderId);
                 break;
             case { Status: PaymentStatus.Charged } payment:
-                await PaymentStore.RefundAsync(context, payment.Amount, cancellationToken);
+                PaymentStore.Refund(context, payment.Amount);
                 refunded = payment.Amount;
                 PaymentLog.Refunded(logger, sagaId, message.OrderId, refunded);
                 break;
