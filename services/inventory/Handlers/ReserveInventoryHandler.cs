@@ -15,7 +15,8 @@ internal sealed class ReserveInventoryHandler(CatalogSeeder catalog, ILogger<Res
         await catalog.Seeded.WaitAsync(cancellationToken);
         var sagaId = context.Envelope.SagaId;
 
-        if (await InventoryStore.FindReservationAsync(context, cancellationToken) is { } existing)
+        var (reservation, available) = await InventoryStore.FindReservationLockingProductsAsync(context, message.Lines.Select(l => l.Sku), cancellationToken);
+        if (reservation is { } existing)
         {
             InventoryLog.Repeated(logger, nameof(ReserveInventory), sagaId, existing.Status);
             // A reserve that arrives after the release (late, or resent) must never take stock the saga gave up.
@@ -29,7 +30,6 @@ internal sealed class ReserveInventoryHandler(CatalogSeeder catalog, ILogger<Res
             return;
         }
 
-        var available = await InventoryStore.LockProductsAsync(context, message.Lines.Select(l => l.Sku), cancellationToken);
         var verdict = StockDecision.Decide(message.Lines, available);
         if (verdict.Refusal is { } refusal)
         {
