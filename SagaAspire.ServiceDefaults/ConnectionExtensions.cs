@@ -113,18 +113,20 @@ public static class ConnectionExtensions
     /// Asks the cluster for its metadata. Hand-written because AspNetCore.HealthChecks.Kafka, the
     /// package that would do this, is not served on our machines (PostgreSQL's check is the package's).
     /// </summary>
-    private sealed class KafkaHealthCheck(KafkaClientSettings settings) : IHealthCheck, IDisposable
+    private sealed class KafkaHealthCheck(KafkaClientSettings settings) : IHealthCheck
     {
-        private readonly Lazy<IAdminClient> _admin = new(() => new AdminClientBuilder(settings.CreateAdminConfig())
-            .SetLogHandler((_, _) => { }) // unreachable brokers are reported by the check, not logged every second
-            .Build());
-
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
             Task.Run(() =>
             {
+                // A client for each check rather than one kept for the service's life: an idle
+                // librdkafka client still wakes its threads some twenty times a second, and the
+                // check runs only every 30 s or so.
+                using var admin = new AdminClientBuilder(settings.CreateAdminConfig())
+                    .SetLogHandler((_, _) => { }) // unreachable brokers are reported by the check, not logged every second
+                    .Build();
                 try
                 {
-                    var metadata = _admin.Value.GetMetadata(TimeSpan.FromSeconds(3));
+                    var metadata = admin.GetMetadata(TimeSpan.FromSeconds(3));
                     return metadata.Brokers.Count > 0
                         ? HealthCheckResult.Healthy()
                         : HealthCheckResult.Unhealthy("Kafka reported no brokers");

@@ -101,7 +101,7 @@ internal sealed partial class InboxConsumer(
                 var polled = Stopwatch.GetTimestamp();
                 try
                 {
-                    result = consumer.Consume(TimeSpan.FromMilliseconds(100));
+                    result = consumer.Consume(WorkersBusy() ? BusyPoll : IdlePoll);
                 }
                 catch (ConsumeException ex)
                 {
@@ -144,6 +144,21 @@ internal sealed partial class InboxConsumer(
         };
         MessagingTelemetry.ReceiveDuration.Record(Stopwatch.GetElapsedTime(polled).TotalSeconds, tags);
         MessagingTelemetry.ReceiveMessages.Add(1, tags);
+    }
+
+    /// <summary>
+    /// How long a poll waits for a message. A message ends the wait at once; the wait only bounds
+    /// how soon the loop gets back to its workers (to resume a paused partition, replace a failed
+    /// worker) and notices a stop. While a worker has messages that is soon; while all are idle
+    /// only a stop needs the loop, and an idle service wakes 2 times a second here, not 10.
+    /// </summary>
+    private static readonly TimeSpan BusyPoll = TimeSpan.FromMilliseconds(100), IdlePoll = TimeSpan.FromMilliseconds(500);
+
+    private bool WorkersBusy()
+    {
+        foreach (var (_, worker) in _workers)
+            if (worker.Queued > 0 || worker.Paused || worker.Faulted is not null) return true;
+        return false;
     }
 
     /// <summary>
