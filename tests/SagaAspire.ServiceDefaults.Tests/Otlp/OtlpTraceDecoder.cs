@@ -70,6 +70,7 @@ public static class OtlpTraceDecoder
         var status = SpanStatus.Unset;
         ulong start = 0, end = 0;
         var attributes = new Dictionary<string, object?>(StringComparer.Ordinal);
+        var events = new List<string>();
         var reader = new WireReader(data);
         while (reader.Next(out var field, out var type))
         {
@@ -86,6 +87,7 @@ public static class OtlpTraceDecoder
                 case (7, WireType.Fixed64): start = reader.Fixed64(); break;
                 case (8, WireType.Fixed64): end = reader.Fixed64(); break;
                 case (9, WireType.Length): ReadKeyValue(reader.Bytes(), attributes); break;
+                case (11, WireType.Length): events.Add(EventName(reader.Bytes())); break;
                 case (15, WireType.Length):
                     var statusReader = new WireReader(reader.Bytes());
                     while (statusReader.Next(out var f, out var t))
@@ -99,7 +101,19 @@ public static class OtlpTraceDecoder
             }
         }
         return new ReceivedSpan(serviceName, traceId, spanId, parent, name, kind, FromUnixNanos(start), FromUnixNanos(end),
-            attributes, status, statusMessage, scope);
+            attributes, status, statusMessage, scope, events);
+    }
+
+    /// <summary>The name of a span event (Span.Event: name is field 2).</summary>
+    private static string EventName(ReadOnlySpan<byte> data)
+    {
+        var reader = new WireReader(data);
+        while (reader.Next(out var field, out var type))
+        {
+            if (field == 2 && type == WireType.Length) return Encoding.UTF8.GetString(reader.Bytes());
+            reader.Skip(type);
+        }
+        return "";
     }
 
     private static Dictionary<string, object?> ReadAttributes(ReadOnlySpan<byte> data, int attributesField)

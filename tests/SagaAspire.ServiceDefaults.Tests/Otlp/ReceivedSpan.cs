@@ -13,7 +13,8 @@ public sealed record ReceivedSpan(
     IReadOnlyDictionary<string, object?> Attributes,
     SpanStatus Status,
     string? StatusMessage,
-    string Scope)
+    string Scope,
+    IReadOnlyList<string> Events)
 {
     public TimeSpan Duration => End - Start;
 
