@@ -5,6 +5,7 @@ using Aspire.Hosting.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using SagaAspire.Embedded;
+using SagaAspire.Scenarios;
 
 namespace SagaAspire.Load;
 
@@ -59,6 +60,9 @@ public sealed class AppHostSystem : IAsyncDisposable
     public string KafkaBootstrapServers { get; private set; } = "";
     public IReadOnlyDictionary<string, string> DatabaseConnectionStrings { get; private set; } = new Dictionary<string, string>();
 
+    /// <summary>The dashboard's telemetry API, when the dashboard runs.</summary>
+    public DashboardTelemetry? Dashboard { get; private set; }
+
     public static async Task<AppHostSystem> StartAsync(AppHostSystemOptions options, Action<string>? progress = null, CancellationToken cancellationToken = default)
     {
         var data = Path.Combine(Path.GetTempPath(), $"sagaaspire-load-{Guid.NewGuid():N}");
@@ -98,6 +102,7 @@ public sealed class AppHostSystem : IAsyncDisposable
             foreach (var (_, database) in Services)
                 databases[database] = await app.GetConnectionStringAsync($"{database}-db", cancellationToken) ?? "";
             system.DatabaseConnectionStrings = databases;
+            if (options.Dashboard) system.Dashboard = await DashboardTelemetry.ConnectAsync(await app.GetDashboardUrlAsync(cancellationToken), cancellationToken);
             if (options.Output is { } output) system.ForwardLogs(output);
             return system;
         }
@@ -274,6 +279,7 @@ public sealed class AppHostSystem : IAsyncDisposable
         await Task.WhenAll(_logReaders);
         await App.DisposeAsync();
         _http.Dispose();
+        Dashboard?.Dispose();
         try
         {
             if (Directory.Exists(DataDirectory)) Directory.Delete(DataDirectory, recursive: true);

@@ -47,6 +47,35 @@ public sealed class CpuMeter
     }
 
     /// <summary>
+    /// Waits, at most <paramref name="bound"/>, until the system is quiet: its processes (the
+    /// harness aside) together below <paramref name="quietCores"/> over a second. Every saga may be
+    /// final while the dashboard is still taking in the spans the services' exporters held back
+    /// during the load: that work belongs to the run, so the window ends only after it. Returns
+    /// how long the wait took.
+    /// </summary>
+    public async Task<TimeSpan> SettleAsync(TimeSpan bound, double quietCores, CancellationToken cancellationToken)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var before = Sample();
+        while (clock.Elapsed < bound)
+        {
+            var second = System.Diagnostics.Stopwatch.StartNew();
+            await Task.Delay(1000, cancellationToken);
+            var after = Sample();
+            var busy = after.Where(a => before.ContainsKey(a.Key) && !a.Key.StartsWith(HarnessPart, StringComparison.Ordinal)).Sum(a => a.Value - before[a.Key]);
+            if (busy / second.Elapsed.TotalSeconds < quietCores) break;
+            before = after;
+        }
+        return clock.Elapsed;
+    }
+
+    /// <summary>The seconds of CPU <paramref name="part"/> used in the measured window, if it was measured whole.</summary>
+    public double? SecondsOf(string part) =>
+        _end.Where(e => e.Key.StartsWith(part + "#", StringComparison.Ordinal) && _start.ContainsKey(e.Key)).Select(e => (double?)(e.Value - _start[e.Key])).SingleOrDefault();
+
+    private const string HarnessPart = "harness + AppHost";
+
+    /// <summary>
     /// What each part burns with nothing to do (polling fetches, timers, exporters), in cores,
     /// measured after <see cref="Stop"/>: the system has drained and its code is compiled, so this
     /// is its steady rest, not the tail of its start-up.
@@ -103,7 +132,7 @@ public sealed class CpuMeter
             List<int> server = [postmaster, .. ProcFs.Processes().Where(p => p.Parent == postmaster).Select(p => p.Pid)];
             sample[$"PostgreSQL#{postmaster.ToString(CultureInfo.InvariantCulture)}"] = GroupSeconds(server);
         }
-        if (ProcFs.ReadStat(Environment.ProcessId) is { } self) sample[$"harness + AppHost#{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}"] = self.Own;
+        if (ProcFs.ReadStat(Environment.ProcessId) is { } self) sample[$"{HarnessPart}#{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}"] = self.Own;
         return sample;
     }
 

@@ -93,6 +93,12 @@ public sealed record LoadReport
     /// <summary>Why there are no CPU figures, when there are none.</summary>
     public string? CpuNotMeasured { get; init; }
 
+    /// <summary>From the end of the recovery until the system was quiet again (the dashboard taking in held-back spans): part of the measured window.</summary>
+    public double SettleSeconds { get; init; }
+
+    /// <summary>What the dashboard stored of the run's traces; null without a dashboard.</summary>
+    public TelemetryReport? Telemetry { get; init; }
+
     /// <summary>Transactions per final saga in each database (pg_stat_database), from the start of the load to the end of the recovery wait.</summary>
     public Dictionary<string, double> TransactionsPerSaga { get; init; } = [];
 
@@ -163,6 +169,14 @@ public sealed record LoadReport
         }
         else if (CpuNotMeasured is not null)
             Line($"  CPU          not measured: {CpuNotMeasured}");
+        if (Telemetry is { } telemetry)
+        {
+            var whole = telemetry.SpansPerCompleteTrace is { } perTrace ? string.Create(culture, $" (a whole trace holds {perTrace:0.0})") : "";
+            var cost = telemetry.DashboardMicrosecondsPerSpan is { } micros ? string.Create(culture, $"; the dashboard used {micros:0} µs of CPU per span stored") : "";
+            Line(string.Create(culture, $"  telemetry    the dashboard stored {telemetry.SpansPerSaga:0.0} spans per saga{whole}; {telemetry.Complete} of {telemetry.Sampled} sampled traces whole{cost}; quiet {SettleSeconds:0.0} s after the recovery"));
+            if (telemetry.Sampled > 0 && telemetry.Complete < telemetry.Sampled)
+                Line("               the services' exporters dropped the spans the dashboard could not take in: its CPU per saga above is for the spans it got, not for every span");
+        }
         if (TransactionsPerSaga.Count > 0)
             Line(string.Create(culture, $"  database     {TransactionsPerSaga.Values.Sum():0.0} transactions per saga ({RolledBackPerSaga.Values.Sum():0.00} rolled back): ")
                 + string.Join(", ", TransactionsPerSaga.OrderBy(t => t.Key).Select(t => string.Create(culture, $"{t.Key} {t.Value:0.0}"))));

@@ -36,6 +36,7 @@ public static class LoadRun
         var reporter = progress is null ? Task.CompletedTask : ReportProgressAsync(() => phase, clock, driver, tracker, progress, progressStop.Token);
 
         var transactionsBefore = await TransactionsAsync(system, cancellationToken);
+        var spansBefore = system.Dashboard is { } dashboard ? await dashboard.SpanCountAsync(cancellationToken) : 0;
         var cpu = new CpuMeter(system);
         cpu.Start();
         chaos.Start();
@@ -52,7 +53,10 @@ public static class LoadRun
         log($"load: sent {driver.Counters.Sent} orders in {clock.Elapsed.TotalSeconds:0.0} s; waiting for every saga to finish (at most {settings.RecoveryTimeout.TotalSeconds:0} s)");
         var recovered = await WaitForRestAsync(system, settings, tracker, cancellationToken);
         var recoverySeconds = recovered ? (DateTime.UtcNow - loadEnd).TotalSeconds : (double?)null;
+        phase = "settling";
+        var settled = await cpu.SettleAsync(TimeSpan.FromSeconds(60), quietCores: 0.3, cancellationToken);
         cpu.Stop();
+        var spansStored = system.Dashboard is { } board ? await board.SpanCountAsync(cancellationToken) - spansBefore : 0;
         var finalCount = Math.Max(1, tracker.Final);
         var transactionsAfter = await TransactionsAsync(system, cancellationToken);
         Dictionary<string, double> PerSaga(Func<(long All, long RolledBack), long> count) =>
@@ -79,6 +83,10 @@ public static class LoadRun
         var invariants = await Invariants.CheckAsync(system, settings.RunId, baseline, orders,
             chaos.Poisoned.ToDictionary(p => p.Key, p => (IReadOnlyCollection<string>)[.. p.Value]), cancellationToken, chaos.PoisonMaybeLost());
         var stages = await StageTimingsAsync(system, done, cancellationToken);
+        var telemetry = system.Dashboard is { } traces
+            ? await TelemetryReport.CheckAsync(traces, system.Databases["orders"], [.. done.Select(o => o.OrderId)], spansStored, tracker.Final,
+                cpu.SecondsOf("dashboard"), cancellationToken)
+            : null;
         var outcomes = await Invariants.OutcomeTableAsync(system, settings.RunId, orders, cancellationToken);
 
         return new LoadReport
@@ -111,6 +119,8 @@ public static class LoadRun
             RecoveryBoundSeconds = settings.RecoveryTimeout.TotalSeconds,
             Stages = stages,
             Cpu = cpuShares,
+            SettleSeconds = settled.TotalSeconds,
+            Telemetry = telemetry,
             CpuNotMeasured = cpu.NotMeasured,
             TransactionsPerSaga = transactions,
             RolledBackPerSaga = rolledBack,

@@ -55,6 +55,9 @@ public sealed class SystemUnderTest : IAsyncDisposable
     /// <summary>The system the harness started, with the processes and infrastructure chaos acts on; null for a target.</summary>
     public AppHostSystem? Hosted { get; }
 
+    /// <summary>The dashboard's telemetry API, when the harness started the system with its dashboard.</summary>
+    public SagaAspire.Scenarios.DashboardTelemetry? Dashboard => Hosted?.Dashboard;
+
     /// <summary>The settings every service gets in a harness-started system, beyond the AppHost's own.</summary>
     public static Dictionary<string, string?> ServiceSettings(IReadOnlyDictionary<string, string?>? extra = null)
     {
