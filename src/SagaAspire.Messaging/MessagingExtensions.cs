@@ -25,6 +25,7 @@ public static class MessagingExtensions
             .PostConfigure(o => { if (string.IsNullOrWhiteSpace(o.ConsumerGroup)) o.ConsumerGroup = serviceName; })
             .Validate(o => o.MaxHandlerAttempts >= 1, "Messaging:MaxHandlerAttempts must be 1 or more")
             .Validate(o => o.RelayBatchSize >= 1, "Messaging:RelayBatchSize must be 1 or more")
+            .Validate(o => o.RelayVacuumAfter >= 0, "Messaging:RelayVacuumAfter must be 0 (never) or more")
             .Validate(o => o.ConsumerBatchSize >= 1, "Messaging:ConsumerBatchSize must be 1 or more (1: a transaction per message)")
             .Validate(o => o.SharedTransactions >= 1, "Messaging:SharedTransactions must be 1 or more")
             .Validate(o => o.SharedLockTimeout > TimeSpan.Zero, "Messaging:SharedLockTimeout must be more than zero (for example 00:00:00.100)")

@@ -23,6 +23,14 @@ public sealed class MessagingOptions
     /// <summary>How often the relay looks for rows when no NOTIFY arrives (a fallback only).</summary>
     public TimeSpan RelayPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Rows the relay deletes before it vacuums the outbox itself (0: never, leaving it to
+    /// autovacuum). A queue table is mostly dead rows between two vacuums, and autovacuum visits
+    /// each database only once a minute by default: the relay's reads would step over all of
+    /// them (docs/messaging.md, "The outbox as a queue").
+    /// </summary>
+    public int RelayVacuumAfter { get; set; } = 2000;
+
     /// <summary>How long a relay replica waits before it checks again whether it should lead.</summary>
     public TimeSpan RelayStandbyInterval { get; set; } = TimeSpan.FromSeconds(2);
 

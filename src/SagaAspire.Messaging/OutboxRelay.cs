@@ -30,6 +30,8 @@ internal sealed partial class OutboxRelay(
     private readonly MessagingOptions _options = options.Value;
     private readonly (string Host, int? Port) _server = kafka.FirstServer;
     private long _oldestPendingTicks;
+    private int _deletedSinceVacuum;
+    private bool _vacuumRefused;
 
     /// <summary>Age of the oldest row not yet published, as last seen by the leader (zero when drained).</summary>
     public TimeSpan Lag
@@ -118,6 +120,7 @@ internal sealed partial class OutboxRelay(
             {
                 if (listening.IsCompleted) await listening.ConfigureAwait(false); // its failure ends the term
                 var rows = await ReadBatchAsync(connection, acknowledged, stoppingToken).ConfigureAwait(false);
+                await VacuumWhenDueAsync(connection, acknowledged.Count, stoppingToken).ConfigureAwait(false);
                 acknowledged = [];
                 if (rows.Count > 0) acknowledged = await PublishAsync(connection, producer, rows, stoppingToken).ConfigureAwait(false);
                 if (rows.Count < _options.RelayBatchSize && acknowledged.Count == rows.Count)
@@ -327,6 +330,33 @@ internal sealed partial class OutboxRelay(
         return headers;
     }
 
+    /// <summary>
+    /// Vacuums the outbox once the relay has deleted <see cref="MessagingOptions.RelayVacuumAfter"/>
+    /// rows since the last time. Every row of a queue table dies a moment after it is written, and
+    /// until a vacuum removes them the relay's ordered read steps over every dead row's index
+    /// entry and its delete visits their pages: with autovacuum's default of one visit a minute
+    /// per database, tens of thousands of them under load. A vacuum of a table that small takes
+    /// milliseconds; it runs between batches, on the relay's own session (outside any
+    /// transaction, as VACUUM must). A user that may not vacuum the table (not its owner) leaves
+    /// it to autovacuum, and the relay says so once.
+    /// </summary>
+    private async Task VacuumWhenDueAsync(NpgsqlConnection connection, int deleted, CancellationToken cancellationToken)
+    {
+        _deletedSinceVacuum += deleted;
+        if (_options.RelayVacuumAfter == 0 || _vacuumRefused || _deletedSinceVacuum < _options.RelayVacuumAfter) return;
+        _deletedSinceVacuum = 0;
+        try
+        {
+            await using var vacuum = new NpgsqlCommand("VACUUM messaging.outbox", connection);
+            await vacuum.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            _vacuumRefused = true;
+            Log.VacuumRefused(logger, ex.MessageText);
+        }
+    }
+
     private const string DeletePublished = "DELETE FROM messaging.outbox WHERE id = ANY($1)";
 
     private static async Task DeleteAsync(NpgsqlConnection connection, IReadOnlyList<long> ids, CancellationToken cancellationToken)
@@ -401,5 +431,8 @@ internal sealed partial class OutboxRelay(
 
         [LoggerMessage(EventId = 1203, Level = LogLevel.Error, Message = "Outbox row {Id} for {Topic} can never be published ({Reason}); it was moved to messaging.outbox_parked")]
         public static partial void Parked(ILogger logger, long id, string topic, string reason);
+
+        [LoggerMessage(EventId = 1204, Level = LogLevel.Warning, Message = "The outbox relay may not vacuum messaging.outbox ({Reason}); autovacuum alone keeps it small, so under load its reads slow down between autovacuum's visits. Make the service's database user the table's owner, or set Messaging:RelayVacuumAfter to 0 to silence this")]
+        public static partial void VacuumRefused(ILogger logger, string reason);
     }
 }

@@ -101,6 +101,25 @@ public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
     }
 
     [Fact]
+    public async Task the_relay_vacuums_the_outbox_after_deleting_as_many_rows_as_it_is_told()
+    {
+        var scope = await infrastructure.NewScopeAsync("vacuum");
+        await using var service = await TestService.StartAsync(scope, settings: new Dictionary<string, string?> { ["Messaging:RelayVacuumAfter"] = "100" });
+        for (var batch = 0; batch < 3; batch++)
+            await service.SendAsync([.. Enumerable.Range(1, 50).Select(i => new Deposit("acct-1", 1, batch * 50 + i))]);
+        await service.WaitForLedgerAsync(l => l.Count >= 150);
+        (await service.WaitForOutboxDrainedAsync()).ShouldBe(0);
+
+        // VACUUM counts here, autovacuum apart (autovacuum_count), so this is the relay's.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long vacuums;
+        while ((vacuums = await service.ScalarAsync("SELECT vacuum_count FROM pg_stat_user_tables WHERE schemaname = 'messaging' AND relname = 'outbox'")) == 0
+            && clock.Elapsed < TimeSpan.FromSeconds(10))
+            await Task.Delay(200);
+        vacuums.ShouldBeGreaterThanOrEqualTo(1, "150 rows deleted, with a vacuum due every 100");
+    }
+
+    [Fact]
     public async Task per_key_order_holds_under_concurrent_writers_and_two_replicas()
     {
         var scope = await infrastructure.NewScopeAsync("order");
