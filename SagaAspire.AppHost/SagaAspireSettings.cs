@@ -61,6 +61,12 @@ internal sealed record SagaAspireSettings
     /// <summary>How long the embedded broker's "Broker outage" command takes it down.</summary>
     public TimeSpan OutageDuration { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// The share of sagas the services trace, whole (1: every one). Below 1 the services sample
+    /// parent-based by trace id, so a saga's spans are all kept or all dropped, at their source.
+    /// </summary>
+    public double TraceSampling { get; init; } = 1;
+
     public int? PortOf(string service) => BasePort == 0 ? null : BasePort + Array.IndexOf(Services, service);
 
     public static SagaAspireSettings Read(IDistributedApplicationBuilder builder)
@@ -81,6 +87,7 @@ internal sealed record SagaAspireSettings
             Replicas = ReadReplicas(section["Replicas"]),
             Partitions = Number(section, "Partitions", 4, 1, 1000),
             OutageDuration = TimeSpan.FromSeconds(Number(section, "OutageSeconds", 15, 1, 3600)),
+            TraceSampling = Share(section, "TraceSampling", 1),
         };
         if (infrastructure == Infrastructure.Existing) CheckExistingServers(builder.Configuration);
         // Aspire.Hosting.Testing moves every port (DcpPublisher:RandomizePorts), so the fixed ones are not used then.
@@ -214,6 +221,13 @@ internal sealed record SagaAspireSettings
         null or "" => fallback,
         var text when int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max => value,
         var text => throw new SettingException($"{Section}:{key} is '{text}'; it takes a whole number from {min} to {max}."),
+    };
+
+    private static double Share(IConfiguration section, string key, double fallback) => section[key] switch
+    {
+        null or "" => fallback,
+        var text when double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value) && value > 0 && value <= 1 => value,
+        var text => throw new SettingException($"{Section}:{key} is '{text}'; it takes a share above 0 and at most 1 (0.1: one saga in ten)."),
     };
 
     private static string Name(Infrastructure infrastructure) => infrastructure.ToString().ToLowerInvariant();

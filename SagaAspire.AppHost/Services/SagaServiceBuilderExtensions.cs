@@ -18,6 +18,14 @@ public static class SagaServiceBuilderExtensions
             .WithReplicas(settings.Replicas[name])
             .WithEnvironment("Operations__ApiKey", operatorKey)
             .WithKillCommand();
+        if (settings.TraceSampling < 1)
+        {
+            // In place of the always_on sampler Aspire gives every project in development: the
+            // order service decides at POST /orders, and every later hop follows the decision
+            // carried in the trace context (docs/observability.md, "How much of it the dashboard takes in").
+            service.WithEnvironment("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+                .WithEnvironment("OTEL_TRACES_SAMPLER_ARG", settings.TraceSampling.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
         if (settings.Infrastructure == Infrastructure.Embedded)
         {
             // With the embedded broker a consumer that died gives up its partitions after 6 s

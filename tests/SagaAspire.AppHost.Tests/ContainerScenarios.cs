@@ -11,9 +11,7 @@ public sealed class the_containers_infrastructure : IAsyncLifetime
 {
     private IDistributedApplicationTestingBuilder _builder = null!;
 
-    public async Task InitializeAsync() =>
-        _builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.SagaAspire_AppHost>(
-            ["--operation", "publish", "--publisher", "manifest", "--output-path", Path.Combine(Path.GetTempPath(), $"sagaaspire-manifest-{Guid.NewGuid():N}")]);
+    public async Task InitializeAsync() => _builder = await ModelEnvironment.PublishingAsync();
 
     public Task DisposeAsync()
     {
@@ -23,13 +21,7 @@ public sealed class the_containers_infrastructure : IAsyncLifetime
 
     private T Resource<T>(string name) where T : IResource => _builder.Resources.OfType<T>().Single(r => r.Name == name);
 
-    /// <summary>A resource's environment as the publisher writes it: values and manifest expressions.</summary>
-    private async Task<Dictionary<string, string>> EnvironmentAsync(IResource resource)
-    {
-        var configuration = await ExecutionConfigurationBuilder.Create(resource).WithEnvironmentVariablesConfig()
-            .BuildAsync(_builder.ExecutionContext, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None);
-        return configuration.EnvironmentVariables.ToDictionary(e => e.Key, e => e.Value);
-    }
+    private Task<Dictionary<string, string>> EnvironmentAsync(IResource resource) => ModelEnvironment.OfAsync(_builder, resource);
 
     [Fact]
     public async Task runs_kafka_as_aspire_hosting_kafka_does()

@@ -14,6 +14,7 @@ public sealed class the_apphost_with_a_wrong_setting
         { ["--SagaAspire:Infrastructure=embedded", "--SagaAspire:Replicas=order=0"], "SagaAspire:Replicas: the number of replicas is a whole number from 1 to 8, not '0'." },
         { ["--SagaAspire:Infrastructure=embedded", "--SagaAspire:BasePort=http"], "SagaAspire:BasePort is 'http'; it takes a whole number from 0 to 65531." },
         { ["--SagaAspire:Infrastructure=embedded", "--SagaAspire:PersistData=sometimes"], "SagaAspire:PersistData is 'sometimes'; it takes true or false." },
+        { ["--SagaAspire:Infrastructure=embedded", "--SagaAspire:TraceSampling=0"], "SagaAspire:TraceSampling is '0'; it takes a share above 0 and at most 1 (0.1: one saga in ten)." },
     };
 
     [Theory]
