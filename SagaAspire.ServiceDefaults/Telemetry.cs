@@ -49,11 +49,30 @@ public static class Telemetry
                 .AddAspNetCoreInstrumentation(options => options.Filter = IsTraced)
                 .AddHttpClientInstrumentation()
                 .AddNpgsql()
-                .AddSource(OwnSources));
+                .AddSource(OwnSources)
+                .AddProcessor(new NpgsqlDiagnosticTagsRemover()));
 
         // The exporter honours OTEL_EXPORTER_OTLP_PROTOCOL (grpc or http/protobuf) on its own.
         if (!string.IsNullOrWhiteSpace(builder.Configuration[OtlpEndpointSetting]))
             otel.UseOtlpExporter();
+    }
+
+    /// <summary>
+    /// Removes the tags Npgsql adds beyond the database conventions (the statement's text, the
+    /// database, the server and the operation stay) before a span is exported. A saga's 34
+    /// database spans carried 102 of them, and the Aspire dashboard stores every attribute as a
+    /// row with three index entries, at some 400 µs of its CPU per span (docs/observability.md).
+    /// Added before the exporter, so it runs first when a span ends.
+    /// </summary>
+    private sealed class NpgsqlDiagnosticTagsRemover : BaseProcessor<System.Diagnostics.Activity>
+    {
+        private static readonly string[] Removed = ["db.npgsql.prepared", "db.npgsql.data_source", "db.npgsql.connection_id"];
+
+        public override void OnEnd(System.Diagnostics.Activity activity)
+        {
+            if (activity.Source.Name != "Npgsql") return;
+            foreach (var tag in Removed) activity.SetTag(tag, null);
+        }
     }
 
     /// <summary>

@@ -124,6 +124,10 @@ public sealed class telemetry_export
         // Each statement is a span of its own: Npgsql's "received-first-response" event would add
         // nothing but a row for the dashboard to store with every one.
         query.Events.ShouldBeEmpty();
+        // The conventions' attributes, not Npgsql's diagnostics (each a row the dashboard stores).
+        query.Attributes.Keys.ShouldNotContain(k => k.StartsWith("db.npgsql.", StringComparison.Ordinal));
+        query.Attribute("db.namespace").ShouldBe("postgres");
+        query.Attribute("db.query.text").ShouldBe("SELECT 42");
     }
 
     /// <summary>A minimal service exporting to <paramref name="receiver"/>, with the "orders" database on <paramref name="postgres"/>.</summary>
