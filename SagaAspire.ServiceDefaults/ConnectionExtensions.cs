@@ -67,7 +67,7 @@ public static class ConnectionExtensions
                 .EnablePhysicalOpenTracing(false)
                 .EnableFirstResponseEvent(false)
                 .ConfigureCommandSpanNameProvider(command => DatabaseSpanName(command.CommandText, settings.Database))
-                .ConfigureBatchSpanNameProvider(batch => DatabaseSpanName(batch.BatchCommands.Count > 0 ? batch.BatchCommands[0].CommandText : "", settings.Database)));
+                .ConfigureBatchSpanNameProvider(batch => DatabaseSpanName(BatchNamedAfter(batch), settings.Database)));
             return dataSource.Build();
         }
 
@@ -103,6 +103,17 @@ public static class ConnectionExtensions
     }
 
     /// <summary>"{operation} {database}", the operation being the statement's first keyword.</summary>
+    /// <summary>
+    /// The statement a batch's span is named after: its first one that is not a setting for the
+    /// transaction (a shared transaction's batch begins with <c>SET LOCAL lock_timeout</c>).
+    /// </summary>
+    private static string BatchNamedAfter(NpgsqlBatch batch)
+    {
+        foreach (var command in batch.BatchCommands)
+            if (!command.CommandText.AsSpan().TrimStart().StartsWith("SET ", StringComparison.OrdinalIgnoreCase)) return command.CommandText;
+        return batch.BatchCommands.Count > 0 ? batch.BatchCommands[0].CommandText : "";
+    }
+
     internal static string DatabaseSpanName(string sql, string? database)
     {
         var text = sql.AsSpan().TrimStart();

@@ -35,7 +35,9 @@ internal sealed partial class InboxConsumer(
     ILogger<InboxConsumer> logger) : BackgroundService
 {
     private readonly MessagingOptions _options = options.Value;
-    private readonly string _sharedLockTimeout = ((int)Math.Ceiling(options.Value.SharedLockTimeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture) + "ms";
+    // SET takes no parameters; the value is a whole number of milliseconds from validated settings.
+    // A statement that returns no rows, so a handler's first read that follows it finds its own rows first.
+    private readonly string _shortLockWait = $"SET LOCAL lock_timeout = {((int)Math.Ceiling(options.Value.SharedLockTimeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture)}";
     private readonly (string Host, int? Port) _server = kafka.FirstServer;
     private readonly ConcurrentDictionary<TopicPartition, PartitionWorker> _workers = new();
     private readonly ConcurrentDictionary<TopicPartition, long> _lag = new();
@@ -489,11 +491,7 @@ internal sealed partial class InboxConsumer(
     /// and wait a second for PostgreSQL to notice; this way it rolls back at once and its messages
     /// are processed one at a time, where lock waits are ordinary again.
     /// </summary>
-    private NpgsqlBatchCommand ShortLockWait() =>
-        new("SELECT set_config('lock_timeout', $1, true)")
-        {
-            Parameters = { new() { Value = _sharedLockTimeout } },
-        };
+    private NpgsqlBatchCommand ShortLockWait() => new(_shortLockWait);
 
     /// <summary>Every log line about a message names its saga and message (trace and span ids come from its process span).</summary>
     private IDisposable? BeginMessageScope(ConsumeResult<byte[]?, byte[]?> result)
@@ -552,41 +550,63 @@ internal sealed partial class InboxConsumer(
     /// <summary>
     /// Handles one message inside the caller's transaction: holds its saga and records it in the
     /// inbox, then runs its handler, or, when the inbox knew it already, puts its recorded replies
-    /// into the outbox again. The caller commits. <paramref name="first"/>, if any, runs before
+    /// into the outbox again. For a handler that reads first the hold and the record go in the
+    /// round trip of its first read (<see cref="MessageContext.ReadAsync{T}"/>), else in one of
+    /// their own before it runs. The caller commits. <paramref name="first"/>, if any, runs before
     /// all of it, in the same round trip.
     /// </summary>
     private async Task<Outcome> HandleInAsync(NpgsqlTransaction transaction, Envelope envelope, object message, MessageHandlers.Registration registration, NpgsqlBatchCommand? first, CancellationToken cancellationToken)
     {
         var connection = transaction.Connection!;
-        // One round trip: hold the saga, then record the message. The saga's lock lasts to the
-        // commit, so two replicas that overlap in a rebalance never handle one saga's messages at
-        // once (see MessageContext), and a handler need not take it itself.
-        var record = new NpgsqlBatchCommand("INSERT INTO messaging.inbox (consumer, message_id, message_type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        var record = new NpgsqlBatchCommand(MessageContext.HoldSagaAndRecordSql)
         {
-            Parameters = { new() { Value = _options.ConsumerGroup }, new() { Value = envelope.MessageId }, new() { Value = envelope.MessageType } },
+            Parameters =
+            {
+                new() { Value = _options.ConsumerGroup }, new() { Value = envelope.MessageId }, new() { Value = envelope.MessageType }, new() { Value = envelope.SagaId },
+            },
         };
-        await using (var inbox = new NpgsqlBatch(connection, transaction)
-            {
-                BatchCommands = { new NpgsqlBatchCommand(MessageContext.LockSagaSql) { Parameters = { new() { Value = envelope.SagaId } } }, record },
-            })
-        {
-            if (first is not null) inbox.BatchCommands.Insert(0, first);
-            await inbox.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            if (record.RecordsAffected == 0)
-            {
-                // Handled before. Its replies may have been lost on their way, and the sender,
-                // hearing nothing, asks again: it gets the same replies, with the same ids.
-                var resent = await InboxReplies.ResendAsync(transaction, _options.ConsumerGroup, envelope.MessageId, cancellationToken).ConfigureAwait(false);
-                return new Outcome(Duplicate: true, resent);
-            }
-        }
+        List<NpgsqlBatchCommand> recording = first is null ? [record] : [first, record];
 
-        var context = new MessageContext(envelope, connection, transaction);
-        await using (var scope = scopes.CreateAsyncScope())
-            await registration.Invoke(scope.ServiceProvider, message, context, cancellationToken).ConfigureAwait(false);
+        await using var scope = scopes.CreateAsyncScope();
+        var handler = registration.Resolve(scope.ServiceProvider, message);
+        var context = new MessageContext(envelope, connection, transaction, handler.ReadsFirst ? recording : null);
+        if (!handler.ReadsFirst && !await RecordAsync(transaction, recording, cancellationToken).ConfigureAwait(false))
+            return await ResendRepliesAsync(transaction, envelope, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await handler.HandleAsync(context, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HandledBeforeException)
+        {
+            return await ResendRepliesAsync(transaction, envelope, cancellationToken).ConfigureAwait(false);
+        }
+        // A handler that reads first but returned without reading: its decisions (writes,
+        // messages) are still in the context, unrun, so a message known before drops them.
+        if (context.Unrecorded is { } unrecorded)
+        {
+            if (!await RecordAsync(transaction, unrecorded, cancellationToken).ConfigureAwait(false))
+                return await ResendRepliesAsync(transaction, envelope, cancellationToken).ConfigureAwait(false);
+            context.MarkRecorded();
+        }
         await InboxReplies.SendAndRecordAsync(transaction, _options.ConsumerGroup, envelope.MessageId, context.Writes, context.Outgoing, outbox, cancellationToken).ConfigureAwait(false);
         return new Outcome(Duplicate: false, RepliesResent: 0);
     }
+
+    /// <summary>Runs the hold and record of a message (its last command) in one round trip; false when the inbox knew the message already.</summary>
+    private static async Task<bool> RecordAsync(NpgsqlTransaction transaction, IReadOnlyList<NpgsqlBatchCommand> recording, CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(transaction.Connection, transaction);
+        foreach (var command in recording) batch.BatchCommands.Add(command);
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return recording[^1].RecordsAffected == 1;
+    }
+
+    /// <summary>
+    /// A message handled before. Its replies may have been lost on their way, and the sender,
+    /// hearing nothing, asks again: it gets the same replies, with the same ids.
+    /// </summary>
+    private async Task<Outcome> ResendRepliesAsync(NpgsqlTransaction transaction, Envelope envelope, CancellationToken cancellationToken) =>
+        new(Duplicate: true, await InboxReplies.ResendAsync(transaction, _options.ConsumerGroup, envelope.MessageId, cancellationToken).ConfigureAwait(false));
 
     private (Envelope? Envelope, object? Message, (string Reason, string Error)? Problem) Parse(ConsumeResult<byte[]?, byte[]?> result)
     {

@@ -8,7 +8,10 @@ public sealed class MessageHandlers
     private readonly Dictionary<Type, Registration> _byType = [];
     private readonly Dictionary<Type, Func<object, IEnumerable<string>>> _validators = [];
 
-    internal sealed record Registration(string Topic, Type MessageType, Func<IServiceProvider, object, MessageContext, CancellationToken, Task> Invoke);
+    internal sealed record Registration(string Topic, Type MessageType, Func<IServiceProvider, object, HandlerCall> Resolve);
+
+    /// <summary>A resolved handler, for one message: whether it reads first, and the call.</summary>
+    internal sealed record HandlerCall(bool ReadsFirst, Func<MessageContext, CancellationToken, Task> HandleAsync);
 
     public IReadOnlyCollection<string> Topics => _byType.Values.Select(r => r.Topic).Distinct(StringComparer.Ordinal).ToList();
 
@@ -16,8 +19,11 @@ public sealed class MessageHandlers
 
     internal void Add<TMessage, THandler>(string topic) where TMessage : class where THandler : class, IMessageHandler<TMessage>
     {
-        if (!_byType.TryAdd(typeof(TMessage), new Registration(topic, typeof(TMessage),
-                (services, message, context, ct) => services.GetRequiredService<THandler>().HandleAsync((TMessage)message, context, ct))))
+        if (!_byType.TryAdd(typeof(TMessage), new Registration(topic, typeof(TMessage), (services, message) =>
+            {
+                IMessageHandler<TMessage> handler = services.GetRequiredService<THandler>();
+                return new HandlerCall(handler.ReadsFirst, (context, ct) => handler.HandleAsync((TMessage)message, context, ct));
+            })))
             throw new InvalidOperationException($"{typeof(TMessage).Name} already has a handler.");
     }
 

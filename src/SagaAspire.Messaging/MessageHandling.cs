@@ -12,6 +12,15 @@ namespace SagaAspire.Messaging;
 public interface IMessageHandler<in TMessage> where TMessage : class
 {
     Task HandleAsync(TMessage message, MessageContext context, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// True for a handler whose first use of the database is <see cref="MessageContext.ReadAsync{T}"/>:
+    /// the inbox then holds the saga and records the message in that read's round trip, instead
+    /// of a round trip of its own before the handler runs (one round trip, and one span, fewer
+    /// per message). Such a handler touches <see cref="MessageContext.Connection"/> and
+    /// <see cref="MessageContext.Transaction"/> only after its first read.
+    /// </summary>
+    bool ReadsFirst => false;
 }
 
 /// <summary>
@@ -24,17 +33,57 @@ public sealed class MessageContext
 {
     private readonly List<OutgoingMessage> _outgoing = [];
     private readonly List<NpgsqlBatchCommand> _writes = [];
+    private readonly NpgsqlConnection _connection;
+    private readonly NpgsqlTransaction _transaction;
 
-    internal MessageContext(Envelope envelope, NpgsqlConnection connection, NpgsqlTransaction transaction)
+    /// <param name="unrecorded">
+    /// For a handler that reads first: the inbox's hold on the saga and record of the message
+    /// (its last command), to run before the handler's first read, in its round trip.
+    /// </param>
+    internal MessageContext(Envelope envelope, NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<NpgsqlBatchCommand>? unrecorded = null)
     {
         Envelope = envelope;
-        Connection = connection;
-        Transaction = transaction;
+        _connection = connection;
+        _transaction = transaction;
+        Unrecorded = unrecorded;
     }
 
     public Envelope Envelope { get; }
-    public NpgsqlConnection Connection { get; }
-    public NpgsqlTransaction Transaction { get; }
+
+    public NpgsqlConnection Connection => Unrecorded is null ? _connection : throw NotRecordedYet();
+
+    public NpgsqlTransaction Transaction => Unrecorded is null ? _transaction : throw NotRecordedYet();
+
+    /// <summary>The inbox's commands still to run before the handler may use the database; null once they ran.</summary>
+    internal IReadOnlyList<NpgsqlBatchCommand>? Unrecorded { get; private set; }
+
+    /// <summary>
+    /// Runs <paramref name="commands"/> in this transaction and lets <paramref name="read"/> read
+    /// their rows (result sets in the order of the commands that return rows). A handler that
+    /// reads first (<see cref="IMessageHandler{TMessage}.ReadsFirst"/>) has its first call go in
+    /// the round trip that holds the saga and records the message; should the inbox know the
+    /// message already, the call throws <see cref="HandledBeforeException"/>, which the handler
+    /// lets through (the inbox then sends the recorded replies again, as for any redelivery).
+    /// </summary>
+    public async Task<T> ReadAsync<T>(IReadOnlyList<NpgsqlBatchCommand> commands, Func<NpgsqlDataReader, CancellationToken, Task<T>> read,
+        CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(_connection, _transaction);
+        var record = Unrecorded?[^1];
+        foreach (var command in Unrecorded ?? []) batch.BatchCommands.Add(command);
+        foreach (var command in commands) batch.BatchCommands.Add(command);
+        Unrecorded = null;
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        // The record returns no rows: the reader has passed it to reach the first result set.
+        if (record is { RecordsAffected: 0 }) throw new HandledBeforeException();
+        return await read(reader, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The inbox ran its commands on its own (the handler did not read first after all).</summary>
+    internal void MarkRecorded() => Unrecorded = null;
+
+    private static InvalidOperationException NotRecordedYet() =>
+        new("This handler reads first (ReadsFirst): its first use of the database must be MessageContext.ReadAsync, which also holds the saga and records the message.");
 
     internal IReadOnlyCollection<OutgoingMessage> Outgoing => _outgoing;
 
@@ -66,14 +115,29 @@ public sealed class MessageContext
     }
 
     /// <summary>
-    /// Holds a saga (its id, the one parameter) until the transaction ends. The inbox takes it for
-    /// every message before its handler runs. One saga's commands arrive in order on one
-    /// partition, but two replicas can overlap for a moment in a rebalance: a participant that
-    /// checks what it did for the saga and then acts is never raced by another replica handling
-    /// the same saga, so a command and its compensation never both find nothing and both go ahead.
+    /// Holds a saga (its id, <c>$4</c>) until the transaction ends, then records the message in
+    /// the inbox (consumer, message id, type: <c>$1</c> to <c>$3</c>), in one statement that
+    /// returns no rows and changes none when the message was recorded before. The inbox takes
+    /// the saga for every message before its handler reads anything. One saga's commands arrive
+    /// in order on one partition, but two replicas can overlap for a moment in a rebalance: a
+    /// participant that checks what it did for the saga and then acts is never raced by another
+    /// replica handling the same saga, so a command and its compensation never both find nothing
+    /// and both go ahead. (The handler's reads that follow are statements of their own, each
+    /// with a snapshot taken after the lock was granted; the insert's conflict check does not
+    /// depend on its snapshot.)
     /// </summary>
-    internal const string LockSagaSql = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+    internal const string HoldSagaAndRecordSql = """
+        INSERT INTO messaging.inbox (consumer, message_id, message_type)
+        SELECT $1, $2, $3 FROM (SELECT pg_advisory_xact_lock(hashtextextended($4, 0))) AS held
+        ON CONFLICT DO NOTHING
+        """;
 }
+
+/// <summary>
+/// Thrown by <see cref="MessageContext.ReadAsync{T}"/> when the message proves to be one the inbox
+/// recorded before: the handler stops, and the inbox sends that message's recorded replies again.
+/// </summary>
+public sealed class HandledBeforeException() : Exception("The inbox recorded this message before; its replies are sent again instead.");
 
 /// <summary>
 /// Thrown by a handler for a message that is well-formed but can never be processed (it breaks a

@@ -9,11 +9,13 @@ namespace SagaAspire.Messaging.Tests;
 [Collection(MessagingCollection.Name)]
 public sealed class group_commit(MessagingInfrastructure infrastructure)
 {
-    [Fact]
-    public async Task messages_waiting_together_share_a_transaction_and_a_duplicate_among_them_has_no_effect()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task messages_waiting_together_share_a_transaction_and_a_duplicate_among_them_has_no_effect(bool readsFirst)
     {
-        var scope = await infrastructure.NewScopeAsync("together");
-        await using var service = await TestService.StartAsync(scope);
+        var scope = await infrastructure.NewScopeAsync(readsFirst ? "together-rf" : "together");
+        await using var service = await TestService.StartAsync(scope, readsFirst: readsFirst);
         var ids = Enumerable.Range(1, 20).Select(_ => Guid.NewGuid()).ToList();
         var deposits = ids.Select((id, i) => Deposit(id, "acct-g", i + 1)).ToList();
         deposits.Insert(10, Deposit(ids[2], "acct-g", 3)); // the third again, between the tenth and eleventh
@@ -28,11 +30,13 @@ public sealed class group_commit(MessagingInfrastructure infrastructure)
         (await service.ScalarAsync($"SELECT count(*) FROM messaging.inbox WHERE message_id = '{ids[2]}'")).ShouldBe(1);
     }
 
-    [Fact]
-    public async Task a_failing_message_among_others_rolls_back_their_transaction_and_each_is_then_processed_alone()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task a_failing_message_among_others_rolls_back_their_transaction_and_each_is_then_processed_alone(bool readsFirst)
     {
-        var scope = await infrastructure.NewScopeAsync("together-fail");
-        await using var service = await TestService.StartAsync(scope);
+        var scope = await infrastructure.NewScopeAsync(readsFirst ? "together-fail-rf" : "together-fail");
+        await using var service = await TestService.StartAsync(scope, readsFirst: readsFirst);
         await service.ScalarAsync("INSERT INTO broken_accounts VALUES ('acct-b') RETURNING 1");
         var broken = Guid.NewGuid();
         var deposits = Enumerable.Range(1, 10).Select(n => Deposit(Guid.NewGuid(), "acct-ok", n)).ToList();
@@ -88,11 +92,13 @@ public sealed class group_commit(MessagingInfrastructure infrastructure)
         partitions.ShouldBeGreaterThanOrEqualTo(2, "runs of different partitions, waiting together, share a transaction");
     }
 
-    [Fact]
-    public async Task a_shared_transaction_that_waits_too_long_for_a_lock_rolls_back_and_its_messages_go_on_alone()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task a_shared_transaction_that_waits_too_long_for_a_lock_rolls_back_and_its_messages_go_on_alone(bool readsFirst)
     {
-        var scope = await infrastructure.NewScopeAsync("lock-wait");
-        await using var service = await TestService.StartAsync(scope, settings: new Dictionary<string, string?> { ["Messaging:SharedLockTimeout"] = "00:00:00.100" });
+        var scope = await infrastructure.NewScopeAsync(readsFirst ? "lock-wait-rf" : "lock-wait");
+        await using var service = await TestService.StartAsync(scope, settings: new Dictionary<string, string?> { ["Messaging:SharedLockTimeout"] = "00:00:00.100" }, readsFirst: readsFirst);
         var rolledBack = await service.ScalarAsync("SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()");
         await using var holder = await service.Database.OpenConnectionAsync();
         await using var hold = await holder.BeginTransactionAsync();

@@ -11,11 +11,13 @@ namespace SagaAspire.Messaging.Tests;
 [Collection(MessagingCollection.Name)]
 public sealed class redelivered_messages(MessagingInfrastructure infrastructure)
 {
-    [Fact]
-    public async Task a_redelivered_message_gets_the_same_replies_again_while_its_handler_runs_once()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task a_redelivered_message_gets_the_same_replies_again_while_its_handler_runs_once(bool readsFirst)
     {
-        var scope = await infrastructure.NewScopeAsync("resend");
-        await using var service = await TestService.StartAsync(scope);
+        var scope = await infrastructure.NewScopeAsync(readsFirst ? "resend-rf" : "resend");
+        await using var service = await TestService.StartAsync(scope, readsFirst: readsFirst);
         var deposit = outbox_and_inbox.RawDeposit(Guid.NewGuid(), $$"""{"account":"acct-a","amount":5,"sequence":1,"receiptTo":"{{scope.ReceiptTopic}}"}""", key: "acct-a");
         using var producer = outbox_and_inbox.RawProducer(scope);
         long resent = 0;
@@ -47,11 +49,13 @@ public sealed class redelivered_messages(MessagingInfrastructure infrastructure)
         Interlocked.Read(ref resent).ShouldBe(1);
     }
 
-    [Fact]
-    public async Task a_redelivered_message_whose_handler_sent_nothing_sends_nothing()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task a_redelivered_message_whose_handler_sent_nothing_sends_nothing(bool readsFirst)
     {
-        var scope = await infrastructure.NewScopeAsync("resend-none");
-        await using var service = await TestService.StartAsync(scope);
+        var scope = await infrastructure.NewScopeAsync(readsFirst ? "resend-none-rf" : "resend-none");
+        await using var service = await TestService.StartAsync(scope, readsFirst: readsFirst);
         var silent = outbox_and_inbox.RawDeposit(Guid.NewGuid(), """{"account":"acct-n","amount":5,"sequence":2}""", key: "acct-n");
         using (var producer = outbox_and_inbox.RawProducer(scope))
         {

@@ -50,7 +50,13 @@ public sealed class TestService : IAsyncDisposable
             """),
     ];
 
-    public static async Task<TestService> StartAsync(TestScope scope, string group = "ledger", IDictionary<string, string?>? settings = null, bool runRelay = true)
+    /// <param name="readsFirst">
+    /// Handle deposits with <see cref="ReadingFirstDepositHandler"/>, whose first read goes in the
+    /// inbox's round trip, rather than with <see cref="DepositHandler"/>, which the inbox records
+    /// before it runs.
+    /// </param>
+    public static async Task<TestService> StartAsync(TestScope scope, string group = "ledger", IDictionary<string, string?>? settings = null, bool runRelay = true,
+        bool readsFirst = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -69,9 +75,10 @@ public sealed class TestService : IAsyncDisposable
         });
         if (!runRelay) builder.Configuration["Messaging:RelayEnabled"] = "false";
         if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
-        builder.AddMessaging("ledger", "ledger")
-            .AddContracts(TestContracts.Default)
-            .Handle<Deposit, DepositHandler>(scope.Topic)
+        var messaging = builder.AddMessaging("ledger", "ledger").AddContracts(TestContracts.Default);
+        if (readsFirst) messaging.Handle<Deposit, ReadingFirstDepositHandler>(scope.Topic);
+        else messaging.Handle<Deposit, DepositHandler>(scope.Topic);
+        messaging
             .Validate<Deposit>(d => d.Amount > 0 ? [] : [$"amount must be positive, not {d.Amount}"])
             .AddMigrations("ledger", LedgerSchema);
         var host = builder.Build();
@@ -150,13 +157,20 @@ public sealed class DepositHandler : IMessageHandler<Deposit>
 {
     public async Task HandleAsync(Deposit message, MessageContext context, CancellationToken cancellationToken)
     {
-        await using (var broken = new NpgsqlCommand("SELECT count(*) FROM broken_accounts WHERE account = $1", context.Connection, context.Transaction)
+        await using (var broken = new NpgsqlCommand(BrokenSql, context.Connection, context.Transaction)
                      { Parameters = { new() { Value = message.Account } } })
         {
             if ((long)(await broken.ExecuteScalarAsync(cancellationToken))! > 0)
                 throw new InvalidOperationException($"account {message.Account} is broken");
         }
-        // With the receipt, if any, in one round trip after the handler returns.
+        Record(message, context);
+    }
+
+    internal const string BrokenSql = "SELECT count(*) FROM broken_accounts WHERE account = $1";
+
+    /// <summary>The ledger row and the receipt, if one is asked for: in one round trip after the handler returns.</summary>
+    internal static void Record(Deposit message, MessageContext context)
+    {
         context.Write(new NpgsqlBatchCommand("INSERT INTO ledger (message_id, account, amount, sequence, trace_id) VALUES ($1, $2, $3, $4, $5)")
         {
             Parameters =
@@ -169,5 +183,30 @@ public sealed class DepositHandler : IMessageHandler<Deposit>
             },
         });
         if (message.ReceiptTo is { } topic) context.Send(topic, new Receipt(message.Account, message.Amount, message.Sequence));
+    }
+}
+
+/// <summary>
+/// <see cref="DepositHandler"/>, reading first: its check of the account goes in the round trip
+/// in which the inbox holds the key and records the message. A deposit of 0.01 decides without
+/// reading (the inbox then records it on its own after the handler); one of 0.02 breaks the rule
+/// and uses the connection before its first read.
+/// </summary>
+public sealed class ReadingFirstDepositHandler : IMessageHandler<Deposit>
+{
+    public const decimal WithoutReading = 0.01m, ConnectionFirst = 0.02m;
+
+    public bool ReadsFirst => true;
+
+    public async Task HandleAsync(Deposit message, MessageContext context, CancellationToken cancellationToken)
+    {
+        if (message.Amount == ConnectionFirst) _ = context.Connection;
+        if (message.Amount != WithoutReading)
+        {
+            var broken = await context.ReadAsync([new NpgsqlBatchCommand(DepositHandler.BrokenSql) { Parameters = { new() { Value = message.Account } } }],
+                async (reader, ct) => await reader.ReadAsync(ct) && reader.GetInt64(0) > 0, cancellationToken);
+            if (broken) throw new InvalidOperationException($"account {message.Account} is broken");
+        }
+        DepositHandler.Record(message, context);
     }
 }

@@ -16,7 +16,7 @@ public sealed class trace_propagation : IDisposable
         _infrastructure = infrastructure;
         _listener = new ActivityListener
         {
-            ShouldListenTo = source => source.Name is MessagingTelemetry.Name or "SagaAspire.Messaging.Tests",
+            ShouldListenTo = source => source.Name is MessagingTelemetry.Name or "SagaAspire.Messaging.Tests" or "Npgsql",
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = _stopped.Enqueue,
         };
@@ -112,6 +112,29 @@ public sealed class trace_propagation : IDisposable
         processes.Select(p => p.ParentSpanId).ShouldBe(senders.Select(s => s.SpanId), "every process span is the child of its own sender's span");
         processes.Select(p => p.GetTagItem("sagaaspire.inbox.batch_size") as int? ?? 1).Max().ShouldBeGreaterThan(1, "some of them shared a transaction");
         processes.ShouldAllBe(p => p.Status != ActivityStatusCode.Error);
+    }
+
+    [Theory]
+    [InlineData(false, 3)]
+    [InlineData(true, 2)]
+    public async Task a_handler_that_reads_first_makes_one_round_trip_fewer(bool readsFirst, int roundTrips)
+    {
+        var scope = await _infrastructure.NewScopeAsync(readsFirst ? "round-trips-rf" : "round-trips");
+        await using var service = await TestService.StartAsync(scope, readsFirst: readsFirst);
+
+        ActivityTraceId traceId;
+        using (var request = Requests.StartActivity("POST /deposits", ActivityKind.Server)!)
+        {
+            traceId = request.TraceId;
+            await service.SendAsync(new Deposit("acct-rt", 1, 1));
+        }
+        await service.WaitForLedgerAsync(l => l.Count == 1);
+
+        var process = (await WaitForSpansAsync(traceId, 2)).Single(a => a.Kind == ActivityKind.Consumer);
+        // Each round trip to the database is a span (the children of the message's process span):
+        // the inbox's record, the handler's check of the account, the ledger row with the outbox's;
+        // reading first, the record goes with the check.
+        _stopped.Count(a => a.Source.Name == "Npgsql" && a.ParentSpanId == process.SpanId).ShouldBe(roundTrips);
     }
 
     private async Task<List<Activity>> WaitForSpansAsync(ActivityTraceId traceId, int count)

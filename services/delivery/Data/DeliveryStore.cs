@@ -78,16 +78,17 @@ internal sealed class DeliveryStore(NpgsqlDataSource dataSource)
 
     // What follows runs inside the transaction of the command being handled.
 
-    public static async Task<StoredDelivery?> FindAsync(MessageContext context, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("SELECT status, delivery_id, country, day, reason FROM deliveries WHERE saga_id = $1",
-            context.Connection, context.Transaction);
-        command.Parameters.Add(new() { Value = context.Envelope.SagaId });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken)) return null;
-        return new StoredDelivery(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
-            reader.IsDBNull(3) ? null : reader.GetFieldValue<DateOnly>(3), reader.IsDBNull(4) ? null : reader.GetString(4));
-    }
+    /// <summary>The saga's delivery, if any: the handler's first read, in the round trip in which the inbox holds the saga and records the command.</summary>
+    public static Task<StoredDelivery?> FindAsync(MessageContext context, CancellationToken cancellationToken) =>
+        context.ReadAsync([new NpgsqlBatchCommand("SELECT status, delivery_id, country, day, reason FROM deliveries WHERE saga_id = $1")
+            {
+                Parameters = { new() { Value = context.Envelope.SagaId } },
+            }],
+            async (reader, ct) => await reader.ReadAsync(ct)
+                ? new StoredDelivery(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
+                    reader.IsDBNull(3) ? null : reader.GetFieldValue<DateOnly>(3), reader.IsDBNull(4) ? null : reader.GetString(4))
+                : null,
+            cancellationToken);
 
     public static async Task<bool> ServesAsync(MessageContext context, string country, CancellationToken cancellationToken)
     {

@@ -7,6 +7,8 @@ namespace SagaAspire.Delivery.Handlers;
 /// <summary>Cancels the saga's delivery once and frees its place on the day; always answers cancelled.</summary>
 internal sealed class CancelDeliveryHandler(ILogger<CancelDeliveryHandler> logger) : IMessageHandler<CancelDelivery>
 {
+    public bool ReadsFirst => true;
+
     public async Task HandleAsync(CancelDelivery message, MessageContext context, CancellationToken cancellationToken)
     {
         var sagaId = context.Envelope.SagaId;

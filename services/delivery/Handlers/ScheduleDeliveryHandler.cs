@@ -12,6 +12,8 @@ internal sealed class ScheduleDeliveryHandler(AreaSeeder areas, DeliveryDecision
     public const string AlreadyCancelled = "the saga's delivery was already cancelled";
     public const string NoAddress = "the order has no delivery address";
 
+    public bool ReadsFirst => true;
+
     public async Task HandleAsync(ScheduleDelivery message, MessageContext context, CancellationToken cancellationToken)
     {
         await areas.Seeded.WaitAsync(cancellationToken);

@@ -53,27 +53,26 @@ internal sealed class InventoryStore(NpgsqlDataSource dataSource)
 
     // What follows runs inside the transaction of the command being handled.
 
-    public static async Task<Reservation?> FindReservationAsync(MessageContext context, CancellationToken cancellationToken)
-    {
-        await using var batch = new NpgsqlBatch(context.Connection, context.Transaction) { BatchCommands = { FindReservation(context) } };
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        return await ReadReservationAsync(reader, cancellationToken);
-    }
+    // Each handler's first read goes in the round trip in which the inbox holds the saga and
+    // records the command (MessageContext.ReadAsync).
+
+    /// <summary>The saga's reservation, if any.</summary>
+    public static Task<Reservation?> FindReservationAsync(MessageContext context, CancellationToken cancellationToken) =>
+        context.ReadAsync([FindReservation(context)], ReadReservationAsync, cancellationToken);
 
     /// <summary>
     /// The saga's reservation, if any, and its products locked (see <see cref="LockProducts"/>),
     /// in one round trip: what a reserve needs before it decides. A repeated reserve, which finds
     /// its reservation, holds the product locks for nothing, but such repeats are rare.
     /// </summary>
-    public static async Task<(Reservation? Existing, Dictionary<string, int> Available)> FindReservationLockingProductsAsync(MessageContext context,
-        IEnumerable<string> skus, CancellationToken cancellationToken)
-    {
-        await using var batch = new NpgsqlBatch(context.Connection, context.Transaction) { BatchCommands = { FindReservation(context), LockProducts(skus) } };
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        var existing = await ReadReservationAsync(reader, cancellationToken);
-        await reader.NextResultAsync(cancellationToken);
-        return (existing, await ReadAvailableAsync(reader, cancellationToken));
-    }
+    public static Task<(Reservation? Existing, Dictionary<string, int> Available)> FindReservationLockingProductsAsync(MessageContext context,
+        IEnumerable<string> skus, CancellationToken cancellationToken) =>
+        context.ReadAsync([FindReservation(context), LockProducts(skus)], async (reader, ct) =>
+        {
+            var existing = await ReadReservationAsync(reader, ct);
+            await reader.NextResultAsync(ct);
+            return (existing, await ReadAvailableAsync(reader, ct));
+        }, cancellationToken);
 
     private static NpgsqlBatchCommand FindReservation(MessageContext context) =>
         new("SELECT status, lines::text, reason FROM reservations WHERE saga_id = $1") { Parameters = { new() { Value = context.Envelope.SagaId } } };

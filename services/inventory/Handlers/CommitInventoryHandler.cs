@@ -7,6 +7,8 @@ namespace SagaAspire.Inventory.Handlers;
 /// <summary>Turns the saga's reserved units into sold ones.</summary>
 internal sealed class CommitInventoryHandler(ILogger<CommitInventoryHandler> logger) : IMessageHandler<CommitInventory>
 {
+    public bool ReadsFirst => true;
+
     public async Task HandleAsync(CommitInventory message, MessageContext context, CancellationToken cancellationToken)
     {
         var sagaId = context.Envelope.SagaId;

@@ -7,6 +7,8 @@ namespace SagaAspire.Inventory.Handlers;
 /// <summary>Gives back what the saga holds; always answers released, because afterwards the saga holds nothing.</summary>
 internal sealed class ReleaseInventoryHandler(ILogger<ReleaseInventoryHandler> logger) : IMessageHandler<ReleaseInventory>
 {
+    public bool ReadsFirst => true;
+
     public async Task HandleAsync(ReleaseInventory message, MessageContext context, CancellationToken cancellationToken)
     {
         var sagaId = context.Envelope.SagaId;

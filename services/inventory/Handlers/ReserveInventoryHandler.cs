@@ -10,6 +10,8 @@ internal sealed class ReserveInventoryHandler(CatalogSeeder catalog, ILogger<Res
 {
     public const string AlreadyReleased = "the saga's reservation was already released";
 
+    public bool ReadsFirst => true;
+
     public async Task HandleAsync(ReserveInventory message, MessageContext context, CancellationToken cancellationToken)
     {
         await catalog.Seeded.WaitAsync(cancellationToken);

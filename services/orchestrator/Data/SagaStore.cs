@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Npgsql;
 using SagaAspire.Contracts;
+using SagaAspire.Messaging;
 using SagaAspire.Sagas;
 
 namespace SagaAspire.Orchestrator.Data;
@@ -18,12 +19,21 @@ internal sealed record StoredSaga(SagaState State, OrderPlaced Data, int Version
 /// </summary>
 internal sealed class SagaStore
 {
+    private const string LoadForUpdateSql = "SELECT state::text, data::text, version, traceparent, tracestate FROM sagas WHERE saga_id = $1 FOR UPDATE";
+
     public async Task<StoredSaga?> LoadForUpdateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sagaId, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(
-            "SELECT state::text, data::text, version, traceparent, tracestate FROM sagas WHERE saga_id = $1 FOR UPDATE", connection, transaction)
-        { Parameters = { new() { Value = sagaId } } };
+        await using var command = new NpgsqlCommand(LoadForUpdateSql, connection, transaction) { Parameters = { new() { Value = sagaId } } };
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await ReadStoredAsync(reader, cancellationToken);
+    }
+
+    /// <summary>The same load as a message handler's first read: in the round trip in which the inbox holds the saga and records the message.</summary>
+    public static Task<StoredSaga?> LoadForUpdateAsync(MessageContext context, string sagaId, CancellationToken cancellationToken) =>
+        context.ReadAsync([new NpgsqlBatchCommand(LoadForUpdateSql) { Parameters = { new() { Value = sagaId } } }], ReadStoredAsync, cancellationToken);
+
+    private static async Task<StoredSaga?> ReadStoredAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
         if (!await reader.ReadAsync(cancellationToken)) return null;
         return new StoredSaga(
             JsonSerializer.Deserialize(reader.GetString(0), OrchestratorJson.Default.SagaState)!,
@@ -33,16 +43,18 @@ internal sealed class SagaStore
             reader.IsDBNull(4) ? null : reader.GetString(4));
     }
 
-    /// <summary>Inserts a new saga; false when one with this id exists already.</summary>
-    public async Task<bool> InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, SagaState state, OrderPlaced data,
-        string currentStep, CancellationToken cancellationToken)
+    /// <summary>
+    /// The insert of a new saga, for the caller to run with its timeline and its first messages,
+    /// in one round trip. The caller holds the saga (the inbox's lock) and found none: a saga of
+    /// this id that exists nonetheless fails the insert, and the transaction with it.
+    /// </summary>
+    public static NpgsqlBatchCommand Insert(SagaState state, OrderPlaced data, string currentStep)
     {
         var activity = Activity.Current;
-        await using var command = new NpgsqlCommand("""
+        var command = new NpgsqlBatchCommand("""
             INSERT INTO sagas (saga_id, order_id, status, current_step, failure_reason, state, data, version, deadline_at, traceparent, tracestate, started_at, updated_at)
             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, 1, $8, $9, $10, $11, $11)
-            ON CONFLICT (saga_id) DO NOTHING
-            """, connection, transaction);
+            """);
         command.Parameters.Add(new() { Value = state.SagaId });
         command.Parameters.Add(new() { Value = data.OrderId });
         command.Parameters.Add(new() { Value = state.Status.ToString() });
@@ -54,7 +66,7 @@ internal sealed class SagaStore
         command.Parameters.Add(new() { Value = (object?)activity?.Id ?? DBNull.Value });
         command.Parameters.Add(new() { Value = (object?)activity?.TraceStateString ?? DBNull.Value });
         command.Parameters.Add(new() { Value = state.StartedAt });
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        return command;
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using SagaAspire.Contracts;
 using SagaAspire.Messaging;
+using SagaAspire.Orchestrator.Data;
 using SagaAspire.Orchestrator.Sagas;
 
 namespace SagaAspire.Orchestrator.Handlers;
@@ -11,12 +12,18 @@ namespace SagaAspire.Orchestrator.Handlers;
 /// </summary>
 internal sealed class OrderPlacedHandler(SagaCoordinator sagas, ILogger<OrderPlacedHandler> logger) : IMessageHandler<OrderPlaced>
 {
+    public bool ReadsFirst => true;
+
     public async Task HandleAsync(OrderPlaced message, MessageContext context, CancellationToken cancellationToken)
     {
         var sagaId = context.Envelope.SagaId;
-        if (await sagas.StartAsync(context.Transaction, sagaId, message, context.Envelope.MessageId, cancellationToken)) return;
+        if (await SagaStore.LoadForUpdateAsync(context, sagaId, cancellationToken) is not { } stored)
+        {
+            await sagas.StartAsync(context.Transaction, sagaId, message, context.Envelope.MessageId, cancellationToken);
+            return;
+        }
 
-        var decision = await sagas.ApplyAsync(context.Transaction, sagaId,
+        var decision = await sagas.ApplyAsync(context.Transaction, stored,
             (state, data, now) => sagas.Definition.Restate(state, data, now, Guid.CreateVersion7),
             context.Envelope.MessageId, spanInSagaTrace: null, cancellationToken);
         if (decision is { Send.Count: > 0 }) OrchestratorLog.OutcomeResent(logger, sagaId, message.OrderId, decision.State.Status.ToString());

@@ -1,4 +1,5 @@
 using SagaAspire.Messaging;
+using SagaAspire.Orchestrator.Data;
 using SagaAspire.Orchestrator.Sagas;
 
 namespace SagaAspire.Orchestrator.Handlers;
@@ -10,10 +11,13 @@ namespace SagaAspire.Orchestrator.Handlers;
 internal sealed class SagaReplyHandler<TReply>(SagaCoordinator sagas, ILogger<SagaReplyHandler<TReply>> logger) : IMessageHandler<TReply>
     where TReply : class
 {
+    public bool ReadsFirst => true;
+
     public async Task HandleAsync(TReply message, MessageContext context, CancellationToken cancellationToken)
     {
         var sagaId = context.Envelope.SagaId;
-        var decision = await sagas.ApplyAsync(context.Transaction, sagaId,
+        var stored = await SagaStore.LoadForUpdateAsync(context, sagaId, cancellationToken);
+        var decision = await sagas.ApplyAsync(context.Transaction, stored,
             (state, data, now) => sagas.Definition.Handle(state, data, message, now, Guid.CreateVersion7),
             context.Envelope.MessageId, spanInSagaTrace: null, cancellationToken);
         if (decision is null)

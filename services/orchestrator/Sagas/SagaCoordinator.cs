@@ -45,29 +45,37 @@ internal sealed class SagaCoordinator(SagaDefinition<OrderPlaced> saga, SagaStor
     public SagaDefinition<OrderPlaced> Definition => saga;
 
     /// <summary>Starts the saga of a placed order; false when it had started already.</summary>
-    public async Task<bool> StartAsync(NpgsqlTransaction transaction, string sagaId, OrderPlaced order, Guid causationId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts the saga of a placed order, which the caller found not started (it holds the saga:
+    /// the inbox's lock): its row, its timeline and its first command, in one round trip.
+    /// </summary>
+    public async Task StartAsync(NpgsqlTransaction transaction, string sagaId, OrderPlaced order, Guid causationId, CancellationToken cancellationToken)
     {
         var decision = saga.Start(sagaId, order, time.GetUtcNow(), Guid.CreateVersion7);
-        var connection = transaction.Connection!;
-        if (!await store.InsertAsync(connection, transaction, decision.State, order, CurrentStep(decision.State), cancellationToken)) return false;
-        await SendAsync(transaction, decision, causationId, [.. SagaStore.AppendTimeline(sagaId, decision.Timeline)], cancellationToken);
+        await SendAsync(transaction, decision, causationId,
+            [SagaStore.Insert(decision.State, order, CurrentStep(decision.State)), .. SagaStore.AppendTimeline(sagaId, decision.Timeline)], cancellationToken);
         Started.Add(1);
         Activity.Current?.SetTag("saga.id", sagaId).SetTag("order.id", order.OrderId).SetTag("saga.step", CurrentStep(decision.State));
-        return true;
     }
 
     /// <summary>
-    /// Applies <paramref name="decide"/> to the stored saga. Null when there is no such saga.
-    /// A reply's decision runs in the reply's own trace. Where the caller is not part of the saga
-    /// (a timeout scan, an operator's request) <paramref name="spanInSagaTrace"/> names a span
-    /// started in the saga's stored trace, so what it sends continues the saga's trace.
+    /// Applies <paramref name="decide"/> to the stored saga, loaded here with its row locked.
+    /// Null when there is no such saga. A reply's decision runs in the reply's own trace. Where
+    /// the caller is not part of the saga (a timeout scan, an operator's request)
+    /// <paramref name="spanInSagaTrace"/> names a span started in the saga's stored trace, so what
+    /// it sends continues the saga's trace.
     /// </summary>
     public async Task<SagaDecision?> ApplyAsync(NpgsqlTransaction transaction, string sagaId,
+        Func<SagaState, OrderPlaced, DateTimeOffset, SagaDecision> decide, Guid? causationId, string? spanInSagaTrace, CancellationToken cancellationToken) =>
+        await ApplyAsync(transaction, await store.LoadForUpdateAsync(transaction.Connection!, transaction, sagaId, cancellationToken),
+            decide, causationId, spanInSagaTrace, cancellationToken);
+
+    /// <summary>The same, for a saga the caller loaded with its row locked (a message handler, in its first read).</summary>
+    public async Task<SagaDecision?> ApplyAsync(NpgsqlTransaction transaction, StoredSaga? stored,
         Func<SagaState, OrderPlaced, DateTimeOffset, SagaDecision> decide, Guid? causationId, string? spanInSagaTrace, CancellationToken cancellationToken)
     {
-        var connection = transaction.Connection!;
-        var stored = await store.LoadForUpdateAsync(connection, transaction, sagaId, cancellationToken);
         if (stored is null) return null;
+        var sagaId = stored.State.SagaId;
 
         using var activity = spanInSagaTrace is null ? null : StartInSagaTrace(spanInSagaTrace, stored);
         var decision = decide(stored.State, stored.Data, time.GetUtcNow());

@@ -59,21 +59,21 @@ internal sealed class PaymentStore(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// The saga's payment, if any, and whether a refund is recorded for it (a refund that
-    /// overtook its charge leaves one), in one round trip.
+    /// overtook its charge leaves one): the handler's first read, in the round trip in which the
+    /// inbox holds the saga and records the command.
     /// </summary>
-    public static async Task<(StoredPayment? Payment, bool Refunded)> FindAsync(MessageContext context, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("""
+    public static Task<(StoredPayment? Payment, bool Refunded)> FindAsync(MessageContext context, CancellationToken cancellationToken) =>
+        context.ReadAsync([new NpgsqlBatchCommand("""
             SELECT p.status, p.amount, p.reason, p.payment_id, EXISTS (SELECT 1 FROM refunds WHERE saga_id = $1)
             FROM (VALUES (1)) AS one LEFT JOIN payments AS p ON p.saga_id = $1
-            """, context.Connection, context.Transaction);
-        command.Parameters.Add(new() { Value = context.Envelope.SagaId });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        var payment = reader.IsDBNull(0) ? null
-            : new StoredPayment(reader.GetString(0), reader.GetDecimal(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3));
-        return (payment, reader.GetBoolean(4));
-    }
+            """) { Parameters = { new() { Value = context.Envelope.SagaId } } }],
+            async (reader, ct) =>
+            {
+                await reader.ReadAsync(ct);
+                var payment = reader.IsDBNull(0) ? null
+                    : new StoredPayment(reader.GetString(0), reader.GetDecimal(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3));
+                return (payment, reader.GetBoolean(4));
+            }, cancellationToken);
 
     // The writes below end a handler: they go with its reply, in one round trip (MessageContext.Write).
 

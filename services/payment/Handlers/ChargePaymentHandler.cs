@@ -10,6 +10,8 @@ internal sealed class ChargePaymentHandler(ChargeDecision provider, ILogger<Char
 {
     public const string AlreadyRefunded = "the saga's payment was already refunded";
 
+    public bool ReadsFirst => true;
+
     public async Task HandleAsync(ChargePayment message, MessageContext context, CancellationToken cancellationToken)
     {
         var sagaId = context.Envelope.SagaId;

@@ -7,6 +7,8 @@ namespace SagaAspire.Payment.Handlers;
 /// <summary>Refunds the saga's charge once; always answers refunded, with what was given back.</summary>
 internal sealed class RefundPaymentHandler(ILogger<RefundPaymentHandler> logger) : IMessageHandler<RefundPayment>
 {
+    public bool ReadsFirst => true;
+
     public async Task HandleAsync(RefundPayment message, MessageContext context, CancellationToken cancellationToken)
     {
         var sagaId = context.Envelope.SagaId;
