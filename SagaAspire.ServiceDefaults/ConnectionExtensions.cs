@@ -104,14 +104,28 @@ public static class ConnectionExtensions
 
     /// <summary>"{operation} {database}", the operation being the statement's first keyword.</summary>
     /// <summary>
-    /// The statement a batch's span is named after: its first one that is not a setting for the
-    /// transaction (a shared transaction's batch begins with <c>SET LOCAL lock_timeout</c>).
+    /// The statement a batch's span is named after: the application's own, its first statement
+    /// that is neither a setting for the transaction (a shared transaction's first batch begins
+    /// with <c>SET LOCAL lock_timeout</c>) nor the messaging building block's bookkeeping in the
+    /// <c>messaging</c> schema (the inbox's record of the message, which a handler's first read
+    /// follows; the outbox rows after a handler's writes). So an order's outcome shows as
+    /// <c>UPDATE orders</c>, not as the inbox's <c>INSERT</c>. A batch of bookkeeping alone is
+    /// named after its first statement.
     /// </summary>
     private static string BatchNamedAfter(NpgsqlBatch batch)
     {
         foreach (var command in batch.BatchCommands)
-            if (!command.CommandText.AsSpan().TrimStart().StartsWith("SET ", StringComparison.OrdinalIgnoreCase)) return command.CommandText;
+            if (!IsBookkeeping(command.CommandText)) return command.CommandText;
         return batch.BatchCommands.Count > 0 ? batch.BatchCommands[0].CommandText : "";
+
+        static bool IsBookkeeping(string sql)
+        {
+            var text = sql.AsSpan().TrimStart();
+            return text.StartsWith("SET ", StringComparison.OrdinalIgnoreCase)
+                || text.StartsWith("INSERT INTO messaging.", StringComparison.OrdinalIgnoreCase)
+                || text.StartsWith("UPDATE messaging.", StringComparison.OrdinalIgnoreCase)
+                || text.StartsWith("DELETE FROM messaging.", StringComparison.OrdinalIgnoreCase);
+        }
     }
 
     internal static string DatabaseSpanName(string sql, string? database)
