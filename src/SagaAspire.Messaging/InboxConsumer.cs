@@ -589,6 +589,7 @@ internal sealed partial class InboxConsumer(
             context.MarkRecorded();
         }
         await InboxReplies.SendAndRecordAsync(transaction, _options.ConsumerGroup, envelope.MessageId, context.Writes, context.Outgoing, outbox, cancellationToken).ConfigureAwait(false);
+        context.CheckWrites();
         return new Outcome(Duplicate: false, RepliesResent: 0);
     }
 

@@ -33,6 +33,7 @@ public sealed class MessageContext
 {
     private readonly List<OutgoingMessage> _outgoing = [];
     private readonly List<NpgsqlBatchCommand> _writes = [];
+    private List<(NpgsqlBatchCommand Command, int Rows, Func<int, string> Otherwise)>? _checks;
     private readonly NpgsqlConnection _connection;
     private readonly NpgsqlTransaction _transaction;
 
@@ -97,6 +98,26 @@ public sealed class MessageContext
     /// Writes run in the order given, before the messages are written.
     /// </summary>
     public void Write(NpgsqlBatchCommand command) => _writes.Add(command);
+
+    /// <summary>
+    /// As <see cref="Write(NpgsqlBatchCommand)"/>, for a write whose row count is part of its
+    /// meaning: should <paramref name="command"/> change other than <paramref name="rows"/> rows,
+    /// the transaction rolls back, before its commit, with an <see cref="InvalidOperationException"/>
+    /// whose message <paramref name="otherwise"/> makes of the count (as if the handler had run it
+    /// itself and checked). The check costs no round trip.
+    /// </summary>
+    public void Write(NpgsqlBatchCommand command, int rows, Func<int, string> otherwise)
+    {
+        _writes.Add(command);
+        (_checks ??= []).Add((command, rows, otherwise));
+    }
+
+    /// <summary>Throws for the first write given a row count that changed another number of rows; call once the writes ran.</summary>
+    internal void CheckWrites()
+    {
+        foreach (var (command, rows, otherwise) in _checks ?? [])
+            if (command.RecordsAffected != rows) throw new InvalidOperationException(otherwise(command.RecordsAffected));
+    }
 
     /// <summary>
     /// Sends <paramref name="message"/> to <paramref name="topic"/> once this transaction commits.

@@ -1,3 +1,4 @@
+using System.Text;
 using Confluent.Kafka;
 
 namespace SagaAspire.Messaging.Tests;
@@ -45,5 +46,27 @@ public sealed class a_handler_that_reads_first(MessagingInfrastructure infrastru
         letter.Headers.GetString(MessageHeaders.DeadLetter.Error)!.ShouldContain("MessageContext.ReadAsync");
         (await service.WaitForLedgerAsync(l => l.Count >= 1)).Single().Sequence.ShouldBe(2, "the partition moved on");
         (await service.ScalarAsync($"SELECT count(*) FROM messaging.inbox WHERE message_id = '{wrong}'")).ShouldBe(0, "nothing of it was kept");
+    }
+
+    [Fact]
+    public async Task whose_write_changes_another_number_of_rows_than_it_must_keeps_nothing_and_its_message_is_dead_lettered()
+    {
+        var scope = await infrastructure.NewScopeAsync("reads-first-checked");
+        await using var service = await TestService.StartAsync(scope, readsFirst: true);
+        var missing = Guid.NewGuid();
+        using (var producer = outbox_and_inbox.RawProducer(scope))
+        {
+            await producer.ProduceAsync(scope.Topic, outbox_and_inbox.RawDeposit(missing, $$"""{"account":"acct-c","amount":0.03,"sequence":1,"receiptTo":"{{scope.ReceiptTopic}}"}""", key: "acct-c"));
+            await producer.ProduceAsync(scope.Topic, outbox_and_inbox.RawDeposit(Guid.NewGuid(), $$"""{"account":"acct-c","amount":5,"sequence":2,"receiptTo":"{{scope.ReceiptTopic}}"}""", key: "acct-c"));
+        }
+
+        var letter = (await redelivered_messages.ReadAsync(scope, scope.DeadLetterTopic, 1)).Single();
+        letter.Headers.GetString(MessageHeaders.MessageId).ShouldBe(missing.ToString());
+        letter.Headers.GetString(MessageHeaders.DeadLetter.Reason).ShouldBe("handler-failed");
+        letter.Headers.GetString(MessageHeaders.DeadLetter.Error)!.ShouldContain("the ledger's correction changed 0 rows, not 1");
+        (await service.WaitForLedgerAsync(l => l.Count >= 1)).Single().Sequence.ShouldBe(2, "the ledger row written before the check was rolled back, and the partition moved on");
+        (await service.ScalarAsync($"SELECT count(*) FROM messaging.inbox WHERE message_id = '{missing}'")).ShouldBe(0, "nothing of it was kept");
+        var receipts = await redelivered_messages.ReadAsync(scope, scope.ReceiptTopic, 1);
+        Encoding.UTF8.GetString(receipts.Single().Value).ShouldContain("\"sequence\":2", customMessage: "no receipt for the deposit whose check failed");
     }
 }

@@ -190,11 +190,12 @@ public sealed class DepositHandler : IMessageHandler<Deposit>
 /// <see cref="DepositHandler"/>, reading first: its check of the account goes in the round trip
 /// in which the inbox holds the key and records the message. A deposit of 0.01 decides without
 /// reading (the inbox then records it on its own after the handler); one of 0.02 breaks the rule
-/// and uses the connection before its first read.
+/// and uses the connection before its first read; one of 0.03 ends with a write that must change
+/// one row and changes none.
 /// </summary>
 public sealed class ReadingFirstDepositHandler : IMessageHandler<Deposit>
 {
-    public const decimal WithoutReading = 0.01m, ConnectionFirst = 0.02m;
+    public const decimal WithoutReading = 0.01m, ConnectionFirst = 0.02m, CheckedWriteMisses = 0.03m;
 
     public bool ReadsFirst => true;
 
@@ -208,5 +209,8 @@ public sealed class ReadingFirstDepositHandler : IMessageHandler<Deposit>
             if (broken) throw new InvalidOperationException($"account {message.Account} is broken");
         }
         DepositHandler.Record(message, context);
+        if (message.Amount == CheckedWriteMisses)
+            context.Write(new NpgsqlBatchCommand("UPDATE ledger SET amount = amount WHERE account = $1 AND sequence < 0") { Parameters = { new() { Value = message.Account } } },
+                rows: 1, otherwise: changed => $"the ledger's correction changed {changed} rows, not 1");
     }
 }

@@ -80,22 +80,33 @@ internal sealed class DeliveryStore(NpgsqlDataSource dataSource)
 
     /// <summary>The saga's delivery, if any: the handler's first read, in the round trip in which the inbox holds the saga and records the command.</summary>
     public static Task<StoredDelivery?> FindAsync(MessageContext context, CancellationToken cancellationToken) =>
-        context.ReadAsync([new NpgsqlBatchCommand("SELECT status, delivery_id, country, day, reason FROM deliveries WHERE saga_id = $1")
-            {
-                Parameters = { new() { Value = context.Envelope.SagaId } },
-            }],
-            async (reader, ct) => await reader.ReadAsync(ct)
-                ? new StoredDelivery(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
-                    reader.IsDBNull(3) ? null : reader.GetFieldValue<DateOnly>(3), reader.IsDBNull(4) ? null : reader.GetString(4))
-                : null,
-            cancellationToken);
+        context.ReadAsync([FindDelivery(context)], ReadDeliveryAsync, cancellationToken);
 
-    public static async Task<bool> ServesAsync(MessageContext context, string country, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM delivery_areas WHERE country = $1)", context.Connection, context.Transaction);
-        command.Parameters.Add(new() { Value = country });
-        return await command.ExecuteScalarAsync(cancellationToken) is true;
-    }
+    /// <summary>
+    /// The saga's delivery, if any, and whether we deliver to <paramref name="country"/> at all
+    /// (false when none is given), in the same first round trip: what a schedule needs before it
+    /// books.
+    /// </summary>
+    public static Task<(StoredDelivery? Existing, bool Serves)> FindServingAsync(MessageContext context, string? country, CancellationToken cancellationToken) =>
+        country is null
+            ? context.ReadAsync([FindDelivery(context)], async (reader, ct) => (await ReadDeliveryAsync(reader, ct), false), cancellationToken)
+            : context.ReadAsync([FindDelivery(context), new("SELECT EXISTS (SELECT 1 FROM delivery_areas WHERE country = $1)") { Parameters = { new() { Value = country } } }],
+                async (reader, ct) =>
+                {
+                    var existing = await ReadDeliveryAsync(reader, ct);
+                    await reader.NextResultAsync(ct);
+                    return (existing, await reader.ReadAsync(ct) && reader.GetBoolean(0));
+                },
+                cancellationToken);
+
+    private static NpgsqlBatchCommand FindDelivery(MessageContext context) =>
+        new("SELECT status, delivery_id, country, day, reason FROM deliveries WHERE saga_id = $1") { Parameters = { new() { Value = context.Envelope.SagaId } } };
+
+    private static async Task<StoredDelivery?> ReadDeliveryAsync(NpgsqlDataReader reader, CancellationToken cancellationToken) =>
+        await reader.ReadAsync(cancellationToken)
+            ? new StoredDelivery(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
+                reader.IsDBNull(3) ? null : reader.GetFieldValue<DateOnly>(3), reader.IsDBNull(4) ? null : reader.GetString(4))
+            : null;
 
     /// <summary>
     /// Takes one place on the earliest day from <paramref name="first"/> to <paramref name="last"/>

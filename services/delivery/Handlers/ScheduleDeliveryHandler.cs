@@ -19,7 +19,8 @@ internal sealed class ScheduleDeliveryHandler(AreaSeeder areas, DeliveryDecision
         await areas.Seeded.WaitAsync(cancellationToken);
         var sagaId = context.Envelope.SagaId;
 
-        if (await DeliveryStore.FindAsync(context, cancellationToken) is { } existing)
+        var (found, serves) = await DeliveryStore.FindServingAsync(context, message.Address?.Country, cancellationToken);
+        if (found is { } existing)
         {
             DeliveryLog.Repeated(logger, nameof(ScheduleDelivery), sagaId, existing.Status);
             context.Send(Topics.DeliveryEvents, existing switch
@@ -35,7 +36,7 @@ internal sealed class ScheduleDeliveryHandler(AreaSeeder areas, DeliveryDecision
         var refusal = message.Address switch
         {
             null => NoAddress,
-            { Country: var country } when !await DeliveryStore.ServesAsync(context, country, cancellationToken) => $"we do not deliver to {country}",
+            { Country: var country } when !serves => $"we do not deliver to {country}",
             _ => courier.RandomRefusal(),
         };
         var day = refusal is null ? await DeliveryStore.BookSlotAsync(context, message.Address!.Country, first, last, cancellationToken) : null;

@@ -51,10 +51,10 @@ internal sealed class InventoryStore(NpgsqlDataSource dataSource)
     private static ProductView Read(NpgsqlDataReader reader) =>
         new(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetInt32(3), reader.GetInt32(4));
 
-    // What follows runs inside the transaction of the command being handled.
-
-    // Each handler's first read goes in the round trip in which the inbox holds the saga and
-    // records the command (MessageContext.ReadAsync).
+    // What follows runs inside the transaction of the command being handled. Each handler's
+    // first read goes in the round trip in which the inbox holds the saga and records the command
+    // (MessageContext.ReadAsync); its writes go with its reply, in one round trip at its end
+    // (MessageContext.Write): two round trips per command.
 
     /// <summary>The saga's reservation, if any.</summary>
     public static Task<Reservation?> FindReservationAsync(MessageContext context, CancellationToken cancellationToken) =>
@@ -99,21 +99,21 @@ internal sealed class InventoryStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// Moves the lines' units, locking their products in SKU order first, in the same round trip
-    /// (again, harmlessly, after a reservation's check). The table's checks refuse anything that
-    /// would go below zero.
+    /// Moves the lines' units in the round trip that ends the handler (MessageContext.Write),
+    /// locking their products in SKU order first, unless the handler's first read locked them
+    /// (<paramref name="lockedAlready"/>). The table's checks refuse anything that would go below
+    /// zero, and a product missing (removed while stock was held) rolls the transaction back.
     /// </summary>
-    public static async Task MoveStockAsync(MessageContext context, IReadOnlyList<StockLine> lines, StockMove move, CancellationToken cancellationToken)
+    public static void MoveStock(MessageContext context, IReadOnlyList<StockLine> lines, StockMove move, bool lockedAlready = false)
     {
         if (lines.Count == 0) return;
+        if (!lockedAlready) context.Write(LockProducts(lines.Select(l => l.Sku)));
         var update = new NpgsqlBatchCommand(MoveSql(move))
         {
             Parameters = { new() { Value = lines.Select(l => l.Sku).ToArray() }, new() { Value = lines.Select(l => l.Quantity).ToArray() } },
         };
-        await using var batch = new NpgsqlBatch(context.Connection, context.Transaction) { BatchCommands = { LockProducts(lines.Select(l => l.Sku)), update } };
-        await batch.ExecuteNonQueryAsync(cancellationToken);
-        if (update.RecordsAffected != lines.Count)
-            throw new InvalidOperationException($"{move} of saga {context.Envelope.SagaId} found {update.RecordsAffected} of its {lines.Count} products; a product was removed while stock was held.");
+        context.Write(update, lines.Count, moved =>
+            $"{move} of saga {context.Envelope.SagaId} found {moved} of its {lines.Count} products; a product was removed while stock was held.");
     }
 
     private static string MoveSql(StockMove move) => move switch
@@ -132,8 +132,6 @@ internal sealed class InventoryStore(NpgsqlDataSource dataSource)
             """,
         _ => throw new ArgumentOutOfRangeException(nameof(move), move, null),
     };
-
-    // The writes below end a handler: they go with its reply, in one round trip (MessageContext.Write).
 
     /// <summary>Records the saga's reservation. The saga lock makes this the only one for the saga.</summary>
     public static void RecordReservation(MessageContext context, string orderId, string status, IReadOnlyList<StockLine> lines, string? reason) =>

@@ -16,7 +16,7 @@ internal sealed class CommitInventoryHandler(ILogger<CommitInventoryHandler> log
         switch (await InventoryStore.FindReservationAsync(context, cancellationToken))
         {
             case { Status: ReservationStatus.Reserved } reservation:
-                await InventoryStore.MoveStockAsync(context, reservation.Lines, StockMove.Commit, cancellationToken);
+                InventoryStore.MoveStock(context, reservation.Lines, StockMove.Commit);
                 InventoryStore.SetStatus(context, ReservationStatus.Committed);
                 InventoryLog.Committed(logger, sagaId, message.OrderId);
                 break;

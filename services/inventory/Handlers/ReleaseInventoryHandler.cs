@@ -21,7 +21,7 @@ internal sealed class ReleaseInventoryHandler(ILogger<ReleaseInventoryHandler> l
                 InventoryLog.ReleasedBeforeReserve(logger, sagaId, message.OrderId);
                 break;
             case { Status: ReservationStatus.Reserved } reservation:
-                await InventoryStore.MoveStockAsync(context, reservation.Lines, StockMove.Release, cancellationToken);
+                InventoryStore.MoveStock(context, reservation.Lines, StockMove.Release);
                 InventoryStore.SetStatus(context, ReservationStatus.Released);
                 InventoryLog.Released(logger, sagaId, message.OrderId);
                 break;

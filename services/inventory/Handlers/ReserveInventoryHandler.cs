@@ -41,7 +41,7 @@ internal sealed class ReserveInventoryHandler(CatalogSeeder catalog, ILogger<Res
             return;
         }
 
-        await InventoryStore.MoveStockAsync(context, verdict.Reserve, StockMove.Reserve, cancellationToken);
+        InventoryStore.MoveStock(context, verdict.Reserve, StockMove.Reserve, lockedAlready: true);
         InventoryStore.RecordReservation(context, message.OrderId, ReservationStatus.Reserved, verdict.Reserve, null);
         InventoryLog.Reserved(logger, sagaId, message.OrderId, verdict.Reserve.Sum(l => l.Quantity), verdict.Reserve.Count);
         context.Send(Topics.InventoryEvents, new InventoryReserved(message.OrderId));
