@@ -102,32 +102,42 @@ public static class ConnectionExtensions
         return builder;
     }
 
-    /// <summary>"{operation} {database}", the operation being the statement's first keyword.</summary>
     /// <summary>
-    /// The statement a batch's span is named after: the application's own, its first statement
-    /// that is neither a setting for the transaction (a shared transaction's first batch begins
-    /// with <c>SET LOCAL lock_timeout</c>) nor the messaging building block's bookkeeping in the
-    /// <c>messaging</c> schema (the inbox's record of the message, which a handler's first read
-    /// follows; the outbox rows after a handler's writes). So an order's outcome shows as
-    /// <c>UPDATE orders</c>, not as the inbox's <c>INSERT</c>. A batch of bookkeeping alone is
-    /// named after its first statement.
+    /// The statement a batch's span is named after: the application's own, leaving out settings
+    /// for the transaction (a shared transaction's first batch begins with <c>SET LOCAL
+    /// lock_timeout</c>) and the messaging building block's bookkeeping in the <c>messaging</c>
+    /// schema (the inbox's record of the message, which a handler's first read follows; the outbox
+    /// rows after a handler's writes); of those, the first that changes something, else the first.
+    /// So an order's outcome shows as <c>UPDATE orders</c>, not as the inbox's <c>INSERT</c>, and
+    /// a stock move as <c>UPDATE inventory</c>, not as the <c>SELECT ... FOR UPDATE</c> that locks
+    /// its products first. A batch of bookkeeping alone is named after its first statement.
     /// </summary>
     private static string BatchNamedAfter(NpgsqlBatch batch)
     {
+        string? firstRead = null;
         foreach (var command in batch.BatchCommands)
-            if (!IsBookkeeping(command.CommandText)) return command.CommandText;
-        return batch.BatchCommands.Count > 0 ? batch.BatchCommands[0].CommandText : "";
-
-        static bool IsBookkeeping(string sql)
         {
-            var text = sql.AsSpan().TrimStart();
-            return text.StartsWith("SET ", StringComparison.OrdinalIgnoreCase)
-                || text.StartsWith("INSERT INTO messaging.", StringComparison.OrdinalIgnoreCase)
-                || text.StartsWith("UPDATE messaging.", StringComparison.OrdinalIgnoreCase)
-                || text.StartsWith("DELETE FROM messaging.", StringComparison.OrdinalIgnoreCase);
+            var text = command.CommandText.AsSpan().TrimStart();
+            if (IsBookkeeping(text)) continue;
+            if (Changes(text)) return command.CommandText;
+            firstRead ??= command.CommandText;
         }
+        return firstRead ?? (batch.BatchCommands.Count > 0 ? batch.BatchCommands[0].CommandText : "");
+
+        static bool IsBookkeeping(ReadOnlySpan<char> text) =>
+            text.StartsWith("SET ", StringComparison.OrdinalIgnoreCase)
+            || text.StartsWith("INSERT INTO messaging.", StringComparison.OrdinalIgnoreCase)
+            || text.StartsWith("UPDATE messaging.", StringComparison.OrdinalIgnoreCase)
+            || text.StartsWith("DELETE FROM messaging.", StringComparison.OrdinalIgnoreCase);
+
+        static bool Changes(ReadOnlySpan<char> text) =>
+            text.StartsWith("INSERT ", StringComparison.OrdinalIgnoreCase)
+            || text.StartsWith("UPDATE ", StringComparison.OrdinalIgnoreCase)
+            || text.StartsWith("DELETE ", StringComparison.OrdinalIgnoreCase)
+            || text.StartsWith("MERGE ", StringComparison.OrdinalIgnoreCase);
     }
 
+    /// <summary>"{operation} {database}", the operation being the statement's first keyword.</summary>
     internal static string DatabaseSpanName(string sql, string? database)
     {
         var text = sql.AsSpan().TrimStart();

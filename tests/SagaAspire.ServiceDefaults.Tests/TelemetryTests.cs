@@ -134,31 +134,41 @@ public sealed class telemetry_export
     }
 
     [Fact]
-    public async Task names_a_batch_after_its_first_statement_that_is_not_settings_or_messaging_bookkeeping()
+    public async Task names_a_batch_after_its_first_change_else_its_first_read_leaving_out_settings_and_messaging_bookkeeping()
     {
         await using var postgres = await SagaAspire.Embedded.EmbeddedPostgres.StartAsync();
         await using var receiver = await OtlpTraceReceiver.StartAsync();
         await using (var service = await StartWithOrdersDatabaseAsync(receiver, postgres,
             app => app.MapGet("/batch", async (Npgsql.NpgsqlDataSource db) =>
             {
-                await using (var create = db.CreateCommand("CREATE SCHEMA IF NOT EXISTS messaging; CREATE TABLE IF NOT EXISTS messaging.book (n int)"))
+                await using (var create = db.CreateCommand("""
+                    CREATE SCHEMA IF NOT EXISTS messaging; CREATE TABLE IF NOT EXISTS messaging.book (n int);
+                    CREATE TABLE IF NOT EXISTS stock (sku text, units int); INSERT INTO stock VALUES ('a', 1)
+                    """))
                     await create.ExecuteNonQueryAsync();
                 await using var connection = await db.OpenConnectionAsync();
                 await using var transaction = await connection.BeginTransactionAsync();
                 // As a handler's first read goes: the transaction's setting, the inbox's record, the read.
-                await using var batch = new Npgsql.NpgsqlBatch(connection, transaction)
+                await using var read = new Npgsql.NpgsqlBatch(connection, transaction)
                 {
                     BatchCommands = { new("SET LOCAL lock_timeout = 100"), new("INSERT INTO messaging.book VALUES (1)"), new("SELECT 42") },
                 };
-                var answer = (int)(await batch.ExecuteScalarAsync())!;
+                var answer = (int)(await read.ExecuteScalarAsync())!;
+                // As a handler's closing write goes: a lock taken first, the change, the outbox's rows.
+                await using var write = new Npgsql.NpgsqlBatch(connection, transaction)
+                {
+                    BatchCommands = { new("SELECT units FROM stock WHERE sku = 'a' FOR UPDATE"), new("UPDATE stock SET units = units - 1 WHERE sku = 'a'"), new("INSERT INTO messaging.book VALUES (2)") },
+                };
+                await write.ExecuteNonQueryAsync();
                 await transaction.CommitAsync();
                 return answer;
             })))
             (await service.Client.GetStringAsync(new Uri("/batch", UriKind.Relative))).ShouldBe("42");
 
-        static bool IsTheBatch(ReceivedSpan span) => span.Kind == SpanKind.Client && (span.Attribute("db.query.text") as string)?.Contains("SELECT 42", StringComparison.Ordinal) == true;
-        var spans = await receiver.WaitForAsync(s => s.Any(IsTheBatch), TimeSpan.FromSeconds(20));
-        spans.Single(IsTheBatch).Name.ShouldBe("SELECT postgres");
+        static bool Ran(ReceivedSpan span, string statement) => span.Kind == SpanKind.Client && (span.Attribute("db.query.text") as string)?.Contains(statement, StringComparison.Ordinal) == true;
+        var spans = await receiver.WaitForAsync(s => s.Any(x => Ran(x, "SELECT 42")) && s.Any(x => Ran(x, "UPDATE stock")), TimeSpan.FromSeconds(20));
+        spans.Single(x => Ran(x, "SELECT 42")).Name.ShouldBe("SELECT postgres");
+        spans.Single(x => Ran(x, "UPDATE stock")).Name.ShouldBe("UPDATE postgres", "a batch that changes something is named after its first change, not the lock before it");
     }
 
     /// <summary>A minimal service exporting to <paramref name="receiver"/>, with the "orders" database on <paramref name="postgres"/>.</summary>
