@@ -77,6 +77,10 @@ run() {
   export ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL=${ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL:-http://localhost:19270}
   export ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL=${ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL:-http://localhost:20270}
   export ASPIRE_ALLOW_UNSECURED_TRANSPORT=${ASPIRE_ALLOW_UNSECURED_TRANSPORT:-true}
+  # The AppHost reads its settings once. Left to reload them, its host watches its content root
+  # (the current folder: this repository) recursively, and every write the embedded PostgreSQL
+  # makes under .data/postgres wakes it: about 2 % of a core at 20 sagas/s (docs/benchmarks.md).
+  export DOTNET_hostBuilder__reloadConfigOnChange=${DOTNET_hostBuilder__reloadConfigOnChange:-false}
   exec "SagaAspire.AppHost/bin/$configuration/net10.0/SagaAspire.AppHost" "${settings[@]}"
 }
 
