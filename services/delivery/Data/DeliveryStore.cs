@@ -88,16 +88,18 @@ internal sealed class DeliveryStore(NpgsqlDataSource dataSource)
     /// books.
     /// </summary>
     public static Task<(StoredDelivery? Existing, bool Serves)> FindServingAsync(MessageContext context, string? country, CancellationToken cancellationToken) =>
-        country is null
-            ? context.ReadAsync([FindDelivery(context)], async (reader, ct) => (await ReadDeliveryAsync(reader, ct), false), cancellationToken)
-            : context.ReadAsync([FindDelivery(context), new("SELECT EXISTS (SELECT 1 FROM delivery_areas WHERE country = $1)") { Parameters = { new() { Value = country } } }],
-                async (reader, ct) =>
-                {
-                    var existing = await ReadDeliveryAsync(reader, ct);
-                    await reader.NextResultAsync(ct);
-                    return (existing, await reader.ReadAsync(ct) && reader.GetBoolean(0));
-                },
-                cancellationToken);
+        context.ReadAsync(
+            [
+                FindDelivery(context),
+                new("SELECT EXISTS (SELECT 1 FROM delivery_areas WHERE country = $1)") { Parameters = { Text(country) } },
+            ],
+            async (reader, ct) =>
+            {
+                var existing = await ReadDeliveryAsync(reader, ct);
+                await reader.NextResultAsync(ct);
+                return (existing, await reader.ReadAsync(ct) && reader.GetBoolean(0));
+            },
+            cancellationToken);
 
     private static NpgsqlBatchCommand FindDelivery(MessageContext context) =>
         new("SELECT status, delivery_id, country, day, reason FROM deliveries WHERE saga_id = $1") { Parameters = { new() { Value = context.Envelope.SagaId } } };

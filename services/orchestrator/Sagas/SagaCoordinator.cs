@@ -44,7 +44,6 @@ internal sealed class SagaCoordinator(SagaDefinition<OrderPlaced> saga, SagaStor
 
     public SagaDefinition<OrderPlaced> Definition => saga;
 
-    /// <summary>Starts the saga of a placed order; false when it had started already.</summary>
     /// <summary>
     /// Starts the saga of a placed order, which the caller found not started (it holds the saga:
     /// the inbox's lock): its row, its timeline and its first command, in one round trip.
