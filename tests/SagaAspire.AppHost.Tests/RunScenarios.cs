@@ -6,7 +6,7 @@ using SagaAspire.Scenarios;
 
 namespace SagaAspire.AppHost.Tests;
 
-/// <summary>The AppHost as ./build.sh run starts it: what it prints, and that SIGTERM stops all it started.</summary>
+/// <summary>The AppHost as ./build.sh run starts it: what it prints, how it starts the services, and that SIGTERM stops all it started.</summary>
 public sealed class the_apphost_run_by_hand
 {
     [Fact]
@@ -44,6 +44,11 @@ public sealed class the_apphost_run_by_hand
 
         var started = StartedBy(apphost.Process.Id);
         started.Count.ShouldBeGreaterThanOrEqualTo(9, "DCP, the dashboard, the broker, PostgreSQL and the five services");
+        string[] executables = ["SagaAspire.Order", "SagaAspire.Orchestrator", "SagaAspire.Inventory", "SagaAspire.Payment", "SagaAspire.Delivery"];
+        var services = started.Where(pid => executables.Contains(Path.GetFileName(CommandLine(pid).Split(' ')[0]))).ToList();
+        services.Count.ShouldBe(5, string.Join("\n", started.Select(Describe)));
+        foreach (var pid in services)
+            EnvironmentOf(pid).ShouldContain("OTEL_METRIC_EXPORT_INTERVAL=5000", $"metrics every 5 s, not Aspire's every second: {Describe(pid)}");
         SagaAspire.Embedded.ChildProcesses.Signal(apphost.Process, SagaAspire.Embedded.ChildProcesses.SigTerm);
         (await apphost.WaitForExitAsync(TimeSpan.FromSeconds(60))).ShouldBe(0, apphost.Output);
 
@@ -99,6 +104,8 @@ public sealed class the_apphost_run_by_hand
             return null;
         }
     }
+
+    private static string[] EnvironmentOf(int pid) => File.ReadAllText($"/proc/{pid}/environ").Split('\0');
 
     private static string CommandLine(int pid)
     {
