@@ -74,7 +74,10 @@ internal sealed partial class OutboxRelay(
         var config = kafka.CreateProducerConfig();
         config.EnableIdempotence = true;
         config.Acks = Acks.All;
-        config.LingerMs ??= 1;
+        // A message leaves as soon as it is handed over: at saga rates the relay mostly has a row
+        // or two, and waiting 1 ms for company was half of a hop's time. Rows handed over together
+        // still share requests (docs/messaging.md, "The relay").
+        config.LingerMs ??= 0;
         config.MessageTimeoutMs ??= 30_000;
         config.SocketNagleDisable ??= true; // small produce requests must not wait for delayed ACKs
         return new ProducerBuilder<string, byte[]>(config).SetLogHandler((_, m) => LogKafka(logger, m)).Build();
