@@ -173,7 +173,8 @@ public sealed record LoadReport
         {
             var whole = telemetry.SpansPerCompleteTrace is { } perTrace ? string.Create(culture, $" (a whole trace holds {perTrace:0.0})") : "";
             var cost = telemetry.DashboardMicrosecondsPerSpan is { } micros ? string.Create(culture, $"; the dashboard used {micros:0} µs of CPU per span stored") : "";
-            Line(string.Create(culture, $"  telemetry    the dashboard stored {telemetry.SpansPerSaga:0.0} spans per saga{whole}; {telemetry.Complete} of {telemetry.Sampled} sampled traces whole{cost}; quiet {SettleSeconds:0.0} s after the recovery"));
+            var traced = telemetry.Traced < 1 ? string.Create(culture, $" ({telemetry.Traced:0.0 %} of the sagas traced: the services sample them)") : "";
+            Line(string.Create(culture, $"  telemetry    the dashboard stored {telemetry.SpansPerSaga:0.0} spans per saga{whole}; {telemetry.Complete} of {telemetry.Sampled} sampled traces whole{traced}{cost}; quiet {SettleSeconds:0.0} s after the recovery"));
             if (telemetry.Sampled > 0 && telemetry.Complete < telemetry.Sampled)
                 Line("               the services' exporters dropped the spans the dashboard could not take in: its CPU per saga above is for the spans it got, not for every span");
         }

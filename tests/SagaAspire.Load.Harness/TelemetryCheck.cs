@@ -11,11 +11,12 @@ namespace SagaAspire.Load;
 /// </summary>
 /// <param name="SpansStored">Spans the dashboard stored from the start of the load until the system settled.</param>
 /// <param name="SpansPerSaga">Of those, per final saga.</param>
-/// <param name="Sampled">Traces of final sagas of the run looked up in the dashboard.</param>
+/// <param name="Traced">The share of the run's final sagas whose trace was recorded at its source (all of them unless the services sample traces).</param>
+/// <param name="Sampled">Recorded traces of final sagas of the run looked up in the dashboard.</param>
 /// <param name="Complete">Of those, the ones the dashboard holds whole: from <c>POST /orders</c> to the order service's processing of the outcome, every span's parent present.</param>
 /// <param name="SpansPerCompleteTrace">The mean span count of the complete ones (null when none was).</param>
 /// <param name="DashboardMicrosecondsPerSpan">The dashboard's CPU over the run per span it stored (null without CPU figures).</param>
-public sealed record TelemetryReport(long SpansStored, double SpansPerSaga, int Sampled, int Complete, double? SpansPerCompleteTrace, double? DashboardMicrosecondsPerSpan)
+public sealed record TelemetryReport(long SpansStored, double SpansPerSaga, double Traced, int Sampled, int Complete, double? SpansPerCompleteTrace, double? DashboardMicrosecondsPerSpan)
 {
     /// <summary>Up to this many traces of the run are looked up.</summary>
     public const int SampleSize = 40;
@@ -29,30 +30,43 @@ public sealed record TelemetryReport(long SpansStored, double SpansPerSaga, int 
             && trace.All(s => s.ParentSpanId is null || ids.Contains(s.ParentSpanId));
     }
 
-    /// <summary>Looks up a random sample of <paramref name="orderIds"/>' traces in the dashboard.</summary>
+    /// <summary>
+    /// Looks up a random sample of <paramref name="orderIds"/>' traces in the dashboard, among those
+    /// recorded at their source: with the services sampling traces (<c>SagaAspire:TraceSampling</c>)
+    /// a saga not chosen has no spans anywhere, and is no sign of spans dropped.
+    /// </summary>
     public static async Task<TelemetryReport> CheckAsync(DashboardTelemetry dashboard, string ordersDatabase, IReadOnlyList<string> orderIds,
         long spansStored, long sagas, double? dashboardSeconds, CancellationToken cancellationToken)
     {
-        var sample = orderIds.OrderBy(_ => Random.Shared.Next()).Take(SampleSize).ToArray();
-        var traceIds = new List<string>();
+        var traces = new List<(string TraceId, bool Recorded)>();
         await using (var connection = new NpgsqlConnection(ordersDatabase))
         {
             await connection.OpenAsync(cancellationToken);
-            await using var command = new NpgsqlCommand("SELECT trace_id FROM orders WHERE order_id = ANY($1) AND trace_id IS NOT NULL", connection)
+            await using var command = new NpgsqlCommand("SELECT trace_id, traceparent FROM orders WHERE order_id = ANY($1) AND trace_id IS NOT NULL", connection)
             {
-                Parameters = { new() { Value = sample } },
+                Parameters = { new() { Value = orderIds.ToArray() } },
             };
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken)) traceIds.Add(reader.GetString(0));
+            while (await reader.ReadAsync(cancellationToken))
+                traces.Add((reader.GetString(0), reader.IsDBNull(1) || IsRecorded(reader.GetString(1))));
         }
+        var recorded = traces.Where(t => t.Recorded).Select(t => t.TraceId).ToArray();
+        var sample = recorded.OrderBy(_ => Random.Shared.Next()).Take(SampleSize).ToArray();
         var complete = new List<int>();
-        foreach (var traceId in traceIds)
+        foreach (var traceId in sample)
         {
             var trace = await dashboard.TraceAsync(traceId);
             if (IsComplete(trace)) complete.Add(trace.Count);
         }
-        return new TelemetryReport(spansStored, sagas == 0 ? 0 : (double)spansStored / sagas, traceIds.Count, complete.Count,
+        return new TelemetryReport(spansStored, sagas == 0 ? 0 : (double)spansStored / sagas,
+            traces.Count == 0 ? 0 : (double)recorded.Length / traces.Count, sample.Length, complete.Count,
             complete.Count == 0 ? null : complete.Average(),
             dashboardSeconds is { } seconds && spansStored > 0 ? seconds * 1_000_000 / spansStored : null);
     }
+
+    /// <summary>Whether a W3C <c>traceparent</c> (<c>00-trace-span-flags</c>) has its sampled flag set.</summary>
+    public static bool IsRecorded(string traceParent) =>
+        traceParent.Length >= 55
+        && byte.TryParse(traceParent.AsSpan(53, 2), System.Globalization.NumberStyles.AllowHexSpecifier, null, out var flags)
+        && (flags & 1) == 1;
 }
