@@ -32,6 +32,7 @@ internal sealed partial class OutboxRelay(
     private long _oldestPendingTicks;
     private int _deletedSinceVacuum;
     private bool _vacuumRefused;
+    private ProducerTopics? _topics;
 
     /// <summary>Age of the oldest row not yet published, as last seen by the leader (zero when drained).</summary>
     public TimeSpan Lag
@@ -139,6 +140,8 @@ internal sealed partial class OutboxRelay(
             signal.LeaderHere = false;
             await term.CancelAsync().ConfigureAwait(false);
             producer.Flush(TimeSpan.FromSeconds(5));
+            _topics?.Dispose(); // its admin client lives on the producer's handle
+            _topics = null;
             // The lock and the settings end with the session, when the connection closes.
             if (connection.State == System.Data.ConnectionState.Open && acknowledged.Count > 0)
                 await DeleteAsync(connection, acknowledged, CancellationToken.None).ConfigureAwait(false);
@@ -201,6 +204,12 @@ internal sealed partial class OutboxRelay(
     /// </summary>
     private async Task<IReadOnlyList<long>> PublishAsync(NpgsqlConnection connection, IProducer<string, byte[]> producer, List<Row> rows, CancellationToken cancellationToken)
     {
+        if (_topics?.Producer != producer)
+        {
+            _topics?.Dispose();
+            _topics = new ProducerTopics(producer);
+        }
+        _topics.Learn(rows.Select(r => r.Topic));
         // Produce in id order, stopping at the first row the producer refuses outright, so that
         // no later message of its key reaches the broker before it.
         var deliveries = new List<Task<DeliveryReport<string, byte[]>>>(rows.Count);
