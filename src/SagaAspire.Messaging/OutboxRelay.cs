@@ -32,7 +32,6 @@ internal sealed partial class OutboxRelay(
     private long _oldestPendingTicks;
     private int _deletedSinceVacuum;
     private bool _vacuumRefused;
-    private ProducerTopics? _topics;
 
     /// <summary>Age of the oldest row not yet published, as last seen by the leader (zero when drained).</summary>
     public TimeSpan Lag
@@ -100,6 +99,7 @@ internal sealed partial class OutboxRelay(
         await using var owned = connection;
         // A producer per leadership term: one that hit a fatal error is replaced with the term.
         using var producer = BuildProducer();
+        using var topics = new ProducerTopics(producer);
         using var term = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         // Deleting a published row need not wait for the disk: were the delete lost in a crash,
         // the row would be published again and the receivers' inboxes would absorb it. The
@@ -126,7 +126,7 @@ internal sealed partial class OutboxRelay(
                 var rows = await ReadBatchAsync(connection, acknowledged, stoppingToken).ConfigureAwait(false);
                 await VacuumWhenDueAsync(connection, acknowledged.Count, stoppingToken).ConfigureAwait(false);
                 acknowledged = [];
-                if (rows.Count > 0) acknowledged = await PublishAsync(connection, producer, rows, stoppingToken).ConfigureAwait(false);
+                if (rows.Count > 0) acknowledged = await PublishAsync(connection, topics, rows, stoppingToken).ConfigureAwait(false);
                 if (rows.Count < _options.RelayBatchSize && acknowledged.Count == rows.Count)
                 {
                     if (rows.Count > 0) Interlocked.Exchange(ref _oldestPendingTicks, 0); // what was waiting is published
@@ -140,8 +140,6 @@ internal sealed partial class OutboxRelay(
             signal.LeaderHere = false;
             await term.CancelAsync().ConfigureAwait(false);
             producer.Flush(TimeSpan.FromSeconds(5));
-            _topics?.Dispose(); // its admin client lives on the producer's handle
-            _topics = null;
             // The lock and the settings end with the session, when the connection closes.
             if (connection.State == System.Data.ConnectionState.Open && acknowledged.Count > 0)
                 await DeleteAsync(connection, acknowledged, CancellationToken.None).ConfigureAwait(false);
@@ -192,7 +190,8 @@ internal sealed partial class OutboxRelay(
     {
         var rows = await ReadBatchAsync(connection, [], cancellationToken).ConfigureAwait(false);
         if (rows.Count == 0) return 0;
-        var acknowledged = await PublishAsync(connection, producer, rows, cancellationToken).ConfigureAwait(false);
+        using var topics = new ProducerTopics(producer);
+        var acknowledged = await PublishAsync(connection, topics, rows, cancellationToken).ConfigureAwait(false);
         if (acknowledged.Count > 0) await DeleteAsync(connection, acknowledged, cancellationToken).ConfigureAwait(false);
         return acknowledged.Count;
     }
@@ -202,14 +201,11 @@ internal sealed partial class OutboxRelay(
     /// for the caller to delete. A row the broker refuses for good is parked (and counts as
     /// handled); any other failure deletes the acknowledged prefix and throws.
     /// </summary>
-    private async Task<IReadOnlyList<long>> PublishAsync(NpgsqlConnection connection, IProducer<string, byte[]> producer, List<Row> rows, CancellationToken cancellationToken)
+    /// <param name="topics">The producer, with the topics it has been told of.</param>
+    private async Task<IReadOnlyList<long>> PublishAsync(NpgsqlConnection connection, ProducerTopics topics, List<Row> rows, CancellationToken cancellationToken)
     {
-        if (_topics?.Producer != producer)
-        {
-            _topics?.Dispose();
-            _topics = new ProducerTopics(producer);
-        }
-        _topics.Learn(rows.Select(r => r.Topic));
+        var producer = topics.Producer;
+        topics.Learn(rows.Select(r => r.Topic));
         // Produce in id order, stopping at the first row the producer refuses outright, so that
         // no later message of its key reaches the broker before it.
         var deliveries = new List<Task<DeliveryReport<string, byte[]>>>(rows.Count);
