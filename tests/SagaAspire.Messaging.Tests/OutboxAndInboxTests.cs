@@ -1,6 +1,7 @@
 using System.Text;
 using Confluent.Kafka;
 using Npgsql;
+using static SagaAspire.Messaging.Tests.Polling;
 
 namespace SagaAspire.Messaging.Tests;
 
@@ -91,13 +92,6 @@ public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
         await first.SendAsync(new Deposit("acct-h", 2, 2));
         var ledger = await second.WaitForLedgerAsync(l => l.Count == 2);
         ledger.Select(r => r.Sequence).ShouldBe([1, 2]);
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!condition() && clock.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(50);
-        condition().ShouldBeTrue($"{what} within 20 s");
     }
 
     [Fact]

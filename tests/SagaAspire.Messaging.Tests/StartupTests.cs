@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using static SagaAspire.Messaging.Tests.Polling;
 
 namespace SagaAspire.Messaging.Tests;
 
@@ -82,11 +83,7 @@ public sealed class StartupTests(MessagingInfrastructure infrastructure)
         var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = scope.BootstrapServers, Debug = "topic,metadata" })
             .SetLogHandler((_, m) => log.Enqueue(m.Message))
             .Build();
-        for (var waited = 0; !log.Any(line => line.Contains("Received metadata", StringComparison.Ordinal)); waited += 50)
-        {
-            if (waited > 30_000) throw new TimeoutException("the producer never heard from the broker");
-            await Task.Delay(50);
-        }
+        await WaitUntilAsync(() => log.Any(line => line.Contains("Received metadata", StringComparison.Ordinal)), "the producer hears from the broker");
         return (producer, log);
     }
 
