@@ -11,8 +11,7 @@ namespace Microsoft.Extensions.Hosting;
 /// <summary>Registers the clients a service needs, by the connection names the AppHost uses.</summary>
 public static class ConnectionExtensions
 {
-    /// <summary>The tag of the checks that say whether a dependency is ready (every check counts at <c>/health</c>; only the liveness check at <c>/alive</c>).</summary>
-    public const string ReadyTag = "ready";
+    internal const string ReadyTag = "ready";
 
     /// <summary>Statements prepared automatically per connection, unless the connection string says otherwise.</summary>
     internal const int AutoPreparedStatements = 64;

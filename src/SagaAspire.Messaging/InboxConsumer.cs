@@ -31,7 +31,6 @@ internal sealed partial class InboxConsumer(
     MessageHandlers handlers,
     MessageTypes types,
     Outbox outbox,
-    ConsumerReadiness readiness,
     IServiceScopeFactory scopes,
     ILogger<InboxConsumer> logger) : BackgroundService
 {
@@ -82,7 +81,6 @@ internal sealed partial class InboxConsumer(
             {
                 foreach (var partition in assigned) _workers[partition] = new PartitionWorker(this, c, partition);
                 Log.Assigned(logger, string.Join(", ", assigned));
-                readiness.Assigned();
             })
             .SetPartitionsRevokedHandler((c, revoked) => GiveBack(c, [.. revoked.Select(p => p.TopicPartition)]))
             .SetPartitionsLostHandler((c, lost) => GiveBack(c, [.. lost.Select(p => p.TopicPartition)]))

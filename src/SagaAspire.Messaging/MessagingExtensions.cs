@@ -48,8 +48,6 @@ public static class MessagingExtensions
             sp.GetRequiredKeyedService<NpgsqlDataSource>(ConnectionExtensions.SessionDataSourceKey(databaseName))));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
         builder.Services.AddHostedService<InboxConsumer>();
-        builder.Services.TryAddSingleton<ConsumerReadiness>();
-        builder.Services.AddHealthChecks().AddCheck<ConsumerReadiness>("kafka-consumer", tags: [ConnectionExtensions.ReadyTag]);
         return new MessagingBuilder(builder.Services, registrations, handlers);
     }
 }
