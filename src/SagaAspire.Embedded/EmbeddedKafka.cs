@@ -14,6 +14,16 @@ public sealed record EmbeddedKafkaOptions
 
     /// <summary>Topics created at start; others are created on first use with the same partition count.</summary>
     public IReadOnlyList<string> Topics { get; init; } = [];
+
+    /// <summary>
+    /// How long a consumer group with no members waits for more to join before it assigns
+    /// partitions (Kafka's <c>group.initial.rebalance.delay.ms</c>). Kafka and librdkafka's mock
+    /// default to 3 s, which spares a fleet of replicas starting together a rebalance per replica.
+    /// A development broker mostly serves one replica per service, so it assigns at once, as the
+    /// sample <c>server.properties</c> shipped with Kafka does for development and testing; a
+    /// group's later rebalances are not delayed either way.
+    /// </summary>
+    public TimeSpan InitialRebalanceDelay { get; init; } = TimeSpan.Zero;
 }
 
 /// <summary>
@@ -49,6 +59,8 @@ public sealed class EmbeddedKafka : IDisposable
         options ??= new EmbeddedKafkaOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Brokers, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Partitions, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.InitialRebalanceDelay, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.InitialRebalanceDelay, TimeSpan.FromMilliseconds(int.MaxValue));
         LibrdKafka.EnsureLoaded();
 
         var error = new byte[512];
@@ -70,6 +82,7 @@ public sealed class EmbeddedKafka : IDisposable
         }
         var bootstrap = Marshal.PtrToStringUTF8(LibrdKafka.rd_kafka_mock_cluster_bootstraps(cluster))
             ?? throw new EmbeddedInfrastructureException("The mock cluster reported no bootstrap address");
+        LibrdKafka.rd_kafka_mock_group_initial_rebalance_delay_ms(cluster, (int)options.InitialRebalanceDelay.TotalMilliseconds);
 
         ListenerSockets.DisableNagle(bootstrap.Split(',').Select(b => int.Parse(b[(b.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture)).ToList());
         var kafka = new EmbeddedKafka(client, cluster, bootstrap, options);

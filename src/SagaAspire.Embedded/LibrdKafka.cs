@@ -74,6 +74,9 @@ internal static partial class LibrdKafka
     public static partial int rd_kafka_mock_broker_set_up(IntPtr cluster, int brokerId);
 
     [LibraryImport(Library)]
+    public static partial void rd_kafka_mock_group_initial_rebalance_delay_ms(IntPtr cluster, int delayMs);
+
+    [LibraryImport(Library)]
     public static partial IntPtr rd_kafka_err2str(int error);
 
     public static string ErrorText(int error) => Marshal.PtrToStringUTF8(rd_kafka_err2str(error)) ?? $"error {error}";

@@ -118,6 +118,27 @@ public sealed class embedded_kafka : IDisposable
         result.Message.Value.ShouldBe("hello");
     }
 
+    [Fact]
+    public void a_new_group_is_given_its_partitions_only_after_the_initial_rebalance_delay()
+    {
+        // The default (no delay) is what every other test here runs on; this one shows the setting
+        // reaches the broker: with a delay of ten minutes a new group gets nothing for a while.
+        using var waiting = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Topics = ["greetings"], InitialRebalanceDelay = TimeSpan.FromMinutes(10) });
+        var assigned = new List<TopicPartition>();
+        using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
+            {
+                BootstrapServers = waiting.BootstrapServers, GroupId = "patient", EnableAutoCommit = false,
+            })
+            .SetPartitionsAssignedHandler((_, partitions) => assigned.AddRange(partitions))
+            .Build();
+        consumer.Subscribe("greetings");
+        var until = DateTime.UtcNow.AddSeconds(5); // longer than librdkafka's own default of 3 s
+        while (DateTime.UtcNow < until) consumer.Consume(TimeSpan.FromMilliseconds(200));
+
+        assigned.ShouldBeEmpty("the group is still waiting for more members to join");
+        new EmbeddedKafkaOptions().InitialRebalanceDelay.ShouldBe(TimeSpan.Zero, "a development broker assigns at once");
+    }
+
     private List<ConsumeResult<string, string>> Consume(string group, int count, bool commit = false)
     {
         using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
