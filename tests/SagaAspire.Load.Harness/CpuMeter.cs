@@ -12,6 +12,20 @@ namespace SagaAspire.Load;
 public sealed record CpuShare(string Part, double Seconds, double RestCores, double MillisecondsPerSaga, double? SteadyMillisecondsPerSaga);
 
 /// <summary>
+/// The whole machine over the steady window, as shares of its cores' time: busy with the system's
+/// processes (the harness included), busy with other processes, stolen by the hypervisor (ready
+/// to run, but the host ran something else), and idle. Runs of one code that differ by a third
+/// can be told apart by these: a machine shared with others, or slowed from outside, shows here.
+/// </summary>
+public sealed record MachineShare(double Ours, double Others, double Stolen, double Idle)
+{
+    /// <summary><see cref="CoreSpeed"/> at the start and at the end of the window, in nanoseconds per step.</summary>
+    public double? StepNanosecondsAtStart { get; init; }
+
+    public double? StepNanosecondsAtEnd { get; init; }
+}
+
+/// <summary>
 /// CPU time of each process of a harness-started system, read from <c>/proc</c> (Linux): the
 /// service processes, the PostgreSQL server (the postmaster with every backend, live or ended),
 /// the embedded broker, the dashboard, DCP (Aspire's orchestrator), and the harness itself
@@ -25,8 +39,8 @@ public sealed class CpuMeter
     private Dictionary<string, double> _start = [];
     private Dictionary<string, double> _end = [];
     private Dictionary<string, double> _restCores = [];
-    private (Dictionary<string, double> Cpu, long Final)? _steadyFrom;
-    private (Dictionary<string, double> Cpu, long Final)? _steadyTo;
+    private (Dictionary<string, double> Cpu, long Final, ProcFs.MachineTimes? Machine, double? Step)? _steadyFrom;
+    private (Dictionary<string, double> Cpu, long Final, ProcFs.MachineTimes? Machine, double? Step)? _steadyTo;
 
     public CpuMeter(SystemUnderTest system) => _system = system;
 
@@ -35,10 +49,34 @@ public sealed class CpuMeter
     public void Start() => _start = Sample();
 
     /// <summary>The warm-up is over: the steady window starts, with <paramref name="final"/> sagas final so far.</summary>
-    public void MarkSteadyStart(long final) => _steadyFrom = (Sample(), final);
+    public void MarkSteadyStart(long final)
+    {
+        var step = CoreSpeed.Measure(); // before the window: its few milliseconds are not the system's
+        _steadyFrom = (Sample(), final, ProcFs.ReadMachine(), step);
+    }
 
     /// <summary>The last order is sent: the steady window ends, with <paramref name="final"/> sagas final so far.</summary>
-    public void MarkSteadyEnd(long final) => _steadyTo = (Sample(), final);
+    public void MarkSteadyEnd(long final)
+    {
+        _steadyTo = (Sample(), final, ProcFs.ReadMachine(), null);
+        _steadyTo = _steadyTo.Value with { Step = CoreSpeed.Measure() }; // after the window, likewise
+    }
+
+    /// <summary>How the machine's cores spent the steady window; null without one, or off Linux.</summary>
+    public MachineShare? SteadyMachine()
+    {
+        if (_steadyFrom is not { Machine: { } start } from || _steadyTo is not { Machine: { } end } to) return null;
+        var total = end.Total - start.Total;
+        if (total <= 0) return null;
+        var ours = to.Cpu.Where(c => from.Cpu.ContainsKey(c.Key)).Sum(c => c.Value - from.Cpu[c.Key]) / total;
+        var busy = (end.Busy - start.Busy) / total;
+        // Per-process and machine-wide times are sampled a moment apart: never report a negative share.
+        return new MachineShare(Math.Min(ours, busy), Math.Max(0, busy - ours), (end.Stolen - start.Stolen) / total, (end.Idle - start.Idle) / total)
+        {
+            StepNanosecondsAtStart = from.Step,
+            StepNanosecondsAtEnd = to.Step,
+        };
+    }
 
     /// <summary>Ends the measured window (the load and its recovery).</summary>
     public void Stop()

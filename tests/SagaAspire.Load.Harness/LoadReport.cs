@@ -90,6 +90,9 @@ public sealed record LoadReport
     /// <summary>CPU time of each part of the system from the start of the load to the end of the recovery wait, per final saga (its resting level included), and its rest after the run.</summary>
     public IReadOnlyList<CpuShare> Cpu { get; init; } = [];
 
+    /// <summary>How the machine's cores spent the steady window (ours, others, stolen, idle); null when not measured.</summary>
+    public MachineShare? SteadyMachine { get; init; }
+
     /// <summary>Why there are no CPU figures, when there are none.</summary>
     public string? CpuNotMeasured { get; init; }
 
@@ -169,6 +172,12 @@ public sealed record LoadReport
         }
         else if (CpuNotMeasured is not null)
             Line($"  CPU          not measured: {CpuNotMeasured}");
+        if (SteadyMachine is { } machine)
+        {
+            Line(string.Create(culture, $"  machine      after the warm-up its cores were {machine.Ours:0.0%} busy with this system, {machine.Others:0.0%} with other processes, {machine.Stolen:0.0%} stolen by the hypervisor, {machine.Idle:0.0%} idle"));
+            if (machine is { StepNanosecondsAtStart: { } first, StepNanosecondsAtEnd: { } last })
+                Line(string.Create(culture, $"               a fixed piece of arithmetic on one core: {first:0.000} ns per step before that window, {last:0.000} after it (the same figure on another day: cores as fast)"));
+        }
         if (Telemetry is { } telemetry)
         {
             var whole = telemetry.SpansPerCompleteTrace is { } perTrace ? string.Create(culture, $" (a whole trace holds {perTrace:0.0})") : "";

@@ -122,6 +122,7 @@ public static class LoadRun
             SettleSeconds = settled.TotalSeconds,
             Telemetry = telemetry,
             CpuNotMeasured = cpu.NotMeasured,
+            SteadyMachine = cpu.SteadyMachine(),
             TransactionsPerSaga = transactions,
             RolledBackPerSaga = rolledBack,
             Invariants = invariants,
