@@ -3,27 +3,50 @@ using System.Runtime.InteropServices;
 namespace SagaAspire.Load;
 
 /// <summary>
-/// How fast one core runs a fixed piece of arithmetic, in nanoseconds of the thread's own CPU
-/// time (so waiting for a core does not count; a core slowed by a busy sibling hyperthread or a
-/// lower clock does). Taken at the start and the end of the steady window: two runs of one code
-/// whose CPU per saga differs while this figure does not were not slowed by the host.
+/// How fast one core runs two fixed pieces of work, in nanoseconds of the thread's own CPU time
+/// (so waiting for a core does not count; a core slowed by a busy sibling hyperthread, a lower
+/// clock or caches shared with other guests does): a chain of arithmetic (the core alone) and a
+/// random walk through 8 MB (the caches and memory it shares). Taken at the start and the end of
+/// the steady window: two runs of one code whose CPU per saga differs while these do not were not
+/// slowed by the host.
 /// </summary>
+public sealed record CoreTimings(double ArithmeticNanoseconds, double MemoryNanoseconds);
+
 internal static partial class CoreSpeed
 {
-    private const int Iterations = 2_000_000;
-    private const int Attempts = 5;
+    private const int ArithmeticSteps = 2_000_000;
+    private const int MemorySteps = 300_000;
+    private const int Attempts = 3;
 
-    /// <summary>The best of a few timings of the arithmetic, in nanoseconds per iteration; null off Linux.</summary>
-    public static double? Measure()
+    // A single cycle through 2 Mi slots of 4 bytes (Sattolo's shuffle, a fixed seed): each step
+    // reads a slot chosen by the one before, so no prefetcher can guess it.
+    private static readonly Lazy<int[]> Ring = new(() =>
+    {
+        var ring = Enumerable.Range(0, 2 << 20).ToArray();
+        var random = new Random(19);
+        for (var i = ring.Length - 1; i > 0; i--)
+        {
+            var j = random.Next(i);
+            (ring[i], ring[j]) = (ring[j], ring[i]);
+        }
+        return ring;
+    });
+
+    /// <summary>The best of a few timings of each, in nanoseconds per step; null off Linux.</summary>
+    public static CoreTimings? Measure()
     {
         if (!OperatingSystem.IsLinux()) return null;
+        return new CoreTimings(Best(ArithmeticSteps, steps => Sink = Arithmetic(steps)), Best(MemorySteps, steps => Sink = Walk(steps)));
+    }
+
+    private static double Best(int steps, Action<int> work)
+    {
         var best = double.MaxValue;
         for (var attempt = 0; attempt < Attempts; attempt++)
         {
             var start = ThreadCpuNanoseconds();
-            Sink = Work(Iterations + attempt); // a different count each time, so nothing is folded away
-            var used = ThreadCpuNanoseconds() - start;
-            best = Math.Min(best, (double)used / Iterations);
+            work(steps + attempt); // a different count each time, so nothing is folded away
+            best = Math.Min(best, (double)(ThreadCpuNanoseconds() - start) / (steps + attempt));
         }
         return best;
     }
@@ -31,7 +54,15 @@ internal static partial class CoreSpeed
     // Read by nobody: keeps the result alive so the work is not optimised away.
     private static ulong Sink { get; set; }
 
-    private static ulong Work(int iterations)
+    private static ulong Walk(int steps)
+    {
+        var ring = Ring.Value;
+        var at = 0;
+        for (var i = 0; i < steps; i++) at = ring[at];
+        return (ulong)at;
+    }
+
+    private static ulong Arithmetic(int iterations)
     {
         // A chain of dependent multiplies and shifts (xorshift*): one core's integer pipeline, no memory.
         var x = 0x9E3779B97F4A7C15UL;

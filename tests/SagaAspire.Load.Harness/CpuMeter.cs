@@ -19,10 +19,10 @@ public sealed record CpuShare(string Part, double Seconds, double RestCores, dou
 /// </summary>
 public sealed record MachineShare(double Ours, double Others, double Stolen, double Idle)
 {
-    /// <summary><see cref="CoreSpeed"/> at the start and at the end of the window, in nanoseconds per step.</summary>
-    public double? StepNanosecondsAtStart { get; init; }
+    /// <summary><see cref="CoreSpeed"/> just before and just after the window.</summary>
+    public CoreTimings? CoreBefore { get; init; }
 
-    public double? StepNanosecondsAtEnd { get; init; }
+    public CoreTimings? CoreAfter { get; init; }
 }
 
 /// <summary>
@@ -39,8 +39,8 @@ public sealed class CpuMeter
     private Dictionary<string, double> _start = [];
     private Dictionary<string, double> _end = [];
     private Dictionary<string, double> _restCores = [];
-    private (Dictionary<string, double> Cpu, long Final, ProcFs.MachineTimes? Machine, double? Step)? _steadyFrom;
-    private (Dictionary<string, double> Cpu, long Final, ProcFs.MachineTimes? Machine, double? Step)? _steadyTo;
+    private (Dictionary<string, double> Cpu, long Final, ProcFs.MachineTimes? Machine, CoreTimings? Core)? _steadyFrom;
+    private (Dictionary<string, double> Cpu, long Final, ProcFs.MachineTimes? Machine, CoreTimings? Core)? _steadyTo;
 
     public CpuMeter(SystemUnderTest system) => _system = system;
 
@@ -59,7 +59,7 @@ public sealed class CpuMeter
     public void MarkSteadyEnd(long final)
     {
         _steadyTo = (Sample(), final, ProcFs.ReadMachine(), null);
-        _steadyTo = _steadyTo.Value with { Step = CoreSpeed.Measure() }; // after the window, likewise
+        _steadyTo = _steadyTo.Value with { Core = CoreSpeed.Measure() }; // after the window, likewise
     }
 
     /// <summary>How the machine's cores spent the steady window; null without one, or off Linux.</summary>
@@ -73,8 +73,8 @@ public sealed class CpuMeter
         // Per-process and machine-wide times are sampled a moment apart: never report a negative share.
         return new MachineShare(Math.Min(ours, busy), Math.Max(0, busy - ours), (end.Stolen - start.Stolen) / total, (end.Idle - start.Idle) / total)
         {
-            StepNanosecondsAtStart = from.Step,
-            StepNanosecondsAtEnd = to.Step,
+            CoreBefore = from.Core,
+            CoreAfter = to.Core,
         };
     }
 

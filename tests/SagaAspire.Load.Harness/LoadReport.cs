@@ -175,8 +175,8 @@ public sealed record LoadReport
         if (SteadyMachine is { } machine)
         {
             Line(string.Create(culture, $"  machine      after the warm-up its cores were {machine.Ours:0.0%} busy with this system, {machine.Others:0.0%} with other processes, {machine.Stolen:0.0%} stolen by the hypervisor, {machine.Idle:0.0%} idle"));
-            if (machine is { StepNanosecondsAtStart: { } first, StepNanosecondsAtEnd: { } last })
-                Line(string.Create(culture, $"               a fixed piece of arithmetic on one core: {first:0.000} ns per step before that window, {last:0.000} after it (the same figure on another day: cores as fast)"));
+            if (machine is { CoreBefore: { } before, CoreAfter: { } after })
+                Line(string.Create(culture, $"  one core     before / after that window: arithmetic {before.ArithmeticNanoseconds:0.000} / {after.ArithmeticNanoseconds:0.000} ns per step, a walk through 8 MB {before.MemoryNanoseconds:0.0} / {after.MemoryNanoseconds:0.0} ns per step (its own CPU time: lower is a faster core)"));
         }
         if (Telemetry is { } telemetry)
         {
