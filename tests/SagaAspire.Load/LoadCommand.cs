@@ -40,7 +40,8 @@ internal static class LoadCommand
           --json report.json  write the report as JSON too
           --service-log FILE  the services' log lines (warnings and errors) go to FILE
           --run-id ID         prefix of this run's order ids
-        The exit code is 0 when every invariant holds, 1 when one does not, 2 for a usage error.
+        The exit code is 0 when every invariant holds, 1 when one does not, 2 for a usage error,
+        3 when the system it starts does not start (a process of it stopped; the error shows its last output).
         """;
 
     public static async Task<int> RunAsync(string[] args)
@@ -79,13 +80,21 @@ internal static class LoadCommand
         {
             var configuration = typeof(LoadCommand).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
             var serviceLog = parsed.ServiceLog is { } path ? TextWriter.Synchronized(new StreamWriter(path) { AutoFlush = true }) : null;
-            system = await SystemUnderTest.StartAsync(new AppHostSystemOptions
+            try
             {
-                Output = serviceLog is null ? null : (service, line) => serviceLog.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {service}: {line}"),
-                Replicas = parsed.Replicas,
-                Partitions = parsed.Partitions,
-                Settings = parsed.Settings,
-            }, Log, cancel.Token);
+                system = await SystemUnderTest.StartAsync(new AppHostSystemOptions
+                {
+                    Output = serviceLog is null ? null : (service, line) => serviceLog.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {service}: {line}"),
+                    Replicas = parsed.Replicas,
+                    Partitions = parsed.Partitions,
+                    Settings = parsed.Settings,
+                }, Log, cancel.Token);
+            }
+            catch (SystemDidNotStartException ex)
+            {
+                await Console.Error.WriteLineAsync($"error: {ex.Message}");
+                return 3;
+            }
             Log($"system: started ({configuration} build); PostgreSQL {system.Server.Host}:{system.Server.Port}, Kafka {system.KafkaBootstrapServers}");
         }
 
