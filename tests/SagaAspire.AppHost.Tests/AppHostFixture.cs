@@ -58,10 +58,9 @@ public sealed class AppHostFixture : IAsyncLifetime, ISagaHost
         builder.CreateResourceBuilder<ProjectResource>("order").WithEnvironment("Orders__ResendPendingAfter", "00:00:10");
 
         App = await builder.BuildAsync(timeout.Token);
-        await App.StartAsync(timeout.Token);
+        await App.StartHealthyAsync(Services, timeout.Token);
         foreach (var service in Services)
         {
-            await App.ResourceNotifications.WaitForResourceHealthyAsync(service, timeout.Token);
             var client = App.CreateHttpClient(service);
             client.Timeout = TimeSpan.FromSeconds(30);
             _clients[service] = client;

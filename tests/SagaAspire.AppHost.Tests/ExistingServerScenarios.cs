@@ -73,12 +73,8 @@ public sealed class ExistingServersFixture : IAsyncLifetime, ISagaHost
         foreach (var service in AppHostFixture.Services)
             builder.CreateResourceBuilder<ProjectResource>(service).WithEnvironment("OTEL_SDK_DISABLED", "true").WithEnvironment("Logging__LogLevel__Default", "Warning");
         App = await builder.BuildAsync(timeout.Token);
-        await App.StartAsync(timeout.Token);
-        foreach (var service in AppHostFixture.Services)
-        {
-            await App.ResourceNotifications.WaitForResourceHealthyAsync(service, timeout.Token);
-            _clients[service] = App.CreateHttpClient(service);
-        }
+        await App.StartHealthyAsync(AppHostFixture.Services, timeout.Token);
+        foreach (var service in AppHostFixture.Services) _clients[service] = App.CreateHttpClient(service);
     }
 
     public HttpClient Client(string service) => _clients[service];

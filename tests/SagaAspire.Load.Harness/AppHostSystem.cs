@@ -94,15 +94,7 @@ public sealed class AppHostSystem : IAsyncDisposable
         try
         {
             system.WatchStates();
-            using (var starting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-            {
-                var failed = system.FailWhenAResourceStopsAsync(starting.Token);
-                var started = StartAndWaitHealthyAsync(app, starting.Token);
-                await Task.WhenAny(started, failed);
-                await starting.CancelAsync();
-                if (failed.IsFaulted) await failed; // names the resource that stopped
-                await started;
-            }
+            await app.StartHealthyAsync(Services.Select(s => s.Name), cancellationToken);
             system.OrderUrl = app.GetEndpoint("order", "http");
             system.KafkaBootstrapServers = await app.GetConnectionStringAsync("kafka", cancellationToken) ?? "";
             var databases = new Dictionary<string, string>();
@@ -254,53 +246,6 @@ public sealed class AppHostSystem : IAsyncDisposable
             }
         }));
 
-    private static async Task StartAndWaitHealthyAsync(DistributedApplication app, CancellationToken cancellationToken)
-    {
-        await app.StartAsync(cancellationToken);
-        foreach (var (service, _) in Services) await app.ResourceNotifications.WaitForResourceHealthyAsync(service, cancellationToken);
-    }
-
-    /// <summary>
-    /// Throws, naming the resource and showing its last output, when one stops for good while the
-    /// system starts (an infrastructure process that could not start, a service that crashed):
-    /// Aspire would otherwise wait for a health that never comes.
-    /// </summary>
-    private async Task FailWhenAResourceStopsAsync(CancellationToken cancellationToken)
-    {
-        string[] final = [KnownResourceStates.Exited, KnownResourceStates.FailedToStart, KnownResourceStates.Finished];
-        try
-        {
-            await foreach (var update in App.ResourceNotifications.WatchAsync(cancellationToken))
-            {
-                if (update.Snapshot.State?.Text is not { } state || !final.Contains(state)) continue;
-                var exit = update.Snapshot.ExitCode is { } code ? string.Create(CultureInfo.InvariantCulture, $" with exit code {code}") : "";
-                var output = await LastLinesAsync(update.ResourceId, 15);
-                throw new SystemDidNotStartException(
-                    $"The system did not start: {update.ResourceId} is {state}{exit}." +
-                    (output.Count > 0 ? $" Its last output:{Environment.NewLine}  {string.Join(Environment.NewLine + "  ", output)}" : " It wrote nothing."));
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-        }
-    }
-
-    /// <summary>The last lines a resource wrote so far (its log's backlog, read for at most a second).</summary>
-    private async Task<IReadOnlyList<string>> LastLinesAsync(string resourceId, int count)
-    {
-        var lines = new List<string>();
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-        try
-        {
-            await foreach (var batch in App.Services.GetRequiredService<ResourceLoggerService>().WatchAsync(resourceId).WithCancellation(bound.Token))
-                lines.AddRange(batch.Select(line => line.Content));
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        return lines.TakeLast(count).ToList();
-    }
-
     private static int? ProcessIdOf(CustomResourceSnapshot snapshot) =>
         snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value?.ToString() is { } text
         && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : null;
@@ -344,6 +289,3 @@ public sealed class AppHostSystem : IAsyncDisposable
         }
     }
 }
-
-/// <summary>A resource of the system stopped for good while the system was starting; the message names it and shows its last output.</summary>
-public sealed class SystemDidNotStartException(string message) : Exception(message);
