@@ -15,7 +15,8 @@ public sealed record CpuShare(string Part, double Seconds, double RestCores, dou
 /// The whole machine over the steady window, as shares of its cores' time: busy with the system's
 /// processes (the harness included), busy with other processes, stolen by the hypervisor (ready
 /// to run, but the host ran something else), and idle. Runs of one code that differ by a third
-/// can be told apart by these: a machine shared with others, or slowed from outside, shows here.
+/// can be looked at with these: a machine shared with others shows in the shares, a core slowed
+/// from outside in <see cref="CoreBefore"/> and <see cref="CoreAfter"/>.
 /// </summary>
 public sealed record MachineShare(double Ours, double Others, double Stolen, double Idle)
 {
@@ -51,15 +52,15 @@ public sealed class CpuMeter
     /// <summary>The warm-up is over: the steady window starts, with <paramref name="final"/> sagas final so far.</summary>
     public void MarkSteadyStart(long final)
     {
-        var step = CoreSpeed.Measure(); // before the window: its few milliseconds are not the system's
-        _steadyFrom = (Sample(), final, ProcFs.ReadMachine(), step);
+        var core = CoreSpeed.Measure(); // before the window: its few milliseconds are not the system's
+        _steadyFrom = (Sample(), final, ProcFs.ReadMachine(), core);
     }
 
     /// <summary>The last order is sent: the steady window ends, with <paramref name="final"/> sagas final so far.</summary>
     public void MarkSteadyEnd(long final)
     {
-        _steadyTo = (Sample(), final, ProcFs.ReadMachine(), null);
-        _steadyTo = _steadyTo.Value with { Core = CoreSpeed.Measure() }; // after the window, likewise
+        // A tuple's elements are evaluated in order: the core is measured after the window closes.
+        _steadyTo = (Sample(), final, ProcFs.ReadMachine(), CoreSpeed.Measure());
     }
 
     /// <summary>How the machine's cores spent the steady window; null without one, or off Linux.</summary>
