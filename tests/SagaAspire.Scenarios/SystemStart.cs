@@ -56,22 +56,12 @@ public static partial class SystemStart
         }
     }
 
-    /// <summary>
-    /// The last lines a resource wrote so far (its log's backlog, read for at most a second),
-    /// stack frames left out: what is left of a crash is its messages.
-    /// </summary>
+    /// <summary>The last lines a resource wrote, stack frames left out: what is left of a crash is its messages.</summary>
     private static async Task<IReadOnlyList<string>> LastLinesAsync(DistributedApplication app, string resourceId, int count)
     {
         var lines = new List<string>();
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-        try
-        {
-            await foreach (var batch in app.Services.GetRequiredService<ResourceLoggerService>().WatchAsync(resourceId).WithCancellation(bound.Token))
-                lines.AddRange(batch.Select(line => line.Content).Where(line => !StackFrame().IsMatch(line)));
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        await foreach (var batch in app.Services.GetRequiredService<ResourceLoggerService>().GetAllAsync(resourceId))
+            lines.AddRange(batch.Select(line => line.Content).Where(line => !StackFrame().IsMatch(line)));
         return lines.TakeLast(count).ToList();
     }
 
