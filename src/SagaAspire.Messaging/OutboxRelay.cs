@@ -80,6 +80,11 @@ internal sealed partial class OutboxRelay(
         config.LingerMs ??= 0;
         config.MessageTimeoutMs ??= 30_000;
         config.SocketNagleDisable ??= true; // small produce requests must not wait for delayed ACKs
+        // The client's background thread waits this long for delivery reports before it looks for
+        // a stop; a report ends the wait at once. Its default of 100 ms woke an idle relay ten
+        // times a second; 500 ms (the consumers' idle poll) wakes it twice, and a stop waits at
+        // most half a second for it.
+        if (config.Get(ConfigPropertyNames.CancellationDelayMaxMs) is null) config.CancellationDelayMaxMs = 500;
         return new ProducerBuilder<string, byte[]>(config).SetLogHandler((_, m) => LogKafka(logger, m)).Build();
     }
 
