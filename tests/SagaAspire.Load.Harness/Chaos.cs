@@ -322,8 +322,7 @@ public sealed class ChaosAgent : IAsyncDisposable
         {
             BootstrapServers = bootstrap,
             GroupId = "sagaaspire-load-duplicator", // never joined: partitions are assigned
-            EnableAutoCommit = false,
-            FetchWaitMaxMs = 5,
+            EnableAutoCommit = false, // fetch.wait.max.ms stays 500 ms, as the outcome reader's does
             SocketNagleDisable = true,
         }).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
         try
