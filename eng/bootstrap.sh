@@ -7,7 +7,7 @@
 #    `librdkafka.redist`. Where the configured NuGet sources lack it, librdkafka is built from
 #    Debian's source package (trixie's 2.x; bookworm's binary 2.0.2 is too old for
 #    Confluent.Kafka 2.16), with eng/librdkafka-mock-fetch.patch applied to its mock cluster
-#    (the embedded broker), and wrapped as a local package `librdkafka.redist` 2.16.0.2 in
+#    (the embedded broker), and wrapped as a local package `librdkafka.redist` 2.16.0.3 in
 #    .nuget/local (older local versions there are removed). The same happens where the real
 #    package restores but its native library cannot load here (it links libsasl2.so.3; Debian
 #    names it libsasl2.so.2). Where the real package restores and loads, nothing is built, any
@@ -23,7 +23,7 @@ cache_dir=${SAGAASPIRE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sagaaspire}
 local_feed="$repo_root/.nuget/local"
 librdkafka_version=2.8.0
 redist_requested=2.16.0     # the librdkafka.redist version Confluent.Kafka 2.16.0 depends on
-redist_local=2.16.0.2       # our stand-in (the last digit counts our builds: a new one is a new package to NuGet)
+redist_local=2.16.0.3       # our stand-in (the last digit counts our builds: a new one is a new package to NuGet)
 # Where the build is installed: one per librdkafka version and patch, so a new package label
 # alone reuses the build.
 patch_sum=$(sha256sum "$repo_root/eng/librdkafka-mock-fetch.patch" | cut -c1-12)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text;
 using Confluent.Kafka;
 using SagaAspire.Embedded;
@@ -96,13 +97,17 @@ public sealed class embedded_kafka : IDisposable
     }
 
     [Fact]
-    public void a_fetch_waiting_for_data_is_answered_when_a_message_arrives_not_when_its_wait_runs_out()
+    public void a_fetch_waiting_for_data_is_answered_with_the_message_when_it_arrives_not_when_its_wait_runs_out()
     {
+        // The consumer's own log of each fetch answer for the partition ("MessageSet size N").
+        var answers = new ConcurrentQueue<string>();
         using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
-        {
-            BootstrapServers = _kafka.BootstrapServers, GroupId = "waiting", EnableAutoCommit = false,
-            FetchWaitMaxMs = 25_000, SocketTimeoutMs = 60_000,
-        }).Build();
+            {
+                BootstrapServers = _kafka.BootstrapServers, GroupId = "waiting", EnableAutoCommit = false,
+                FetchWaitMaxMs = 25_000, SocketTimeoutMs = 60_000, Debug = "msg",
+            })
+            .SetLogHandler((_, m) => { if (m.Message.Contains("greetings [2] MessageSet size", StringComparison.Ordinal)) answers.Enqueue(m.Message); })
+            .Build();
         consumer.Assign(new TopicPartitionOffset("greetings", 2, Offset.Beginning));
         consumer.Consume(TimeSpan.FromSeconds(2)).ShouldBeNull("the partition is empty: its fetch now waits at the broker");
 
@@ -116,6 +121,9 @@ public sealed class embedded_kafka : IDisposable
         var result = consumer.Consume(TimeSpan.FromSeconds(15));
         result.ShouldNotBeNull("the waiting fetch was answered when the message arrived");
         result.Message.Value.ShouldBe("hello");
+        // ... and answered with the message, as a real broker does, not empty for the consumer to ask again.
+        answers.TryPeek(out var first).ShouldBeTrue();
+        first.ShouldNotContain("MessageSet size 0,");
     }
 
     [Fact]
