@@ -108,9 +108,8 @@ public sealed class the_delivery_service(ServiceInfrastructure infrastructure)
     [InlineData("Delivery:Areas:0:Country", "Germany", "Delivery:Areas:0:Country must be a 2-letter uppercase ISO 3166 code, not 'Germany'")]
     public async Task stops_at_start_up_naming_a_wrong_setting(string key, string value, string message)
     {
-        await using var service = await infrastructure.ServiceAsync<DeliveryOptions>("delivery", new Dictionary<string, string?>(OneSlotPerDay) { [key] = value });
-        var error = Should.Throw<Microsoft.Extensions.Options.OptionsValidationException>(() => service.CreateClient());
-        error.Message.ShouldContain(message);
+        var error = await infrastructure.StartupErrorAsync<DeliveryOptions>("delivery", new Dictionary<string, string?>(OneSlotPerDay) { [key] = value });
+        error.ShouldBeOfType<Microsoft.Extensions.Options.OptionsValidationException>().Message.ShouldContain(message);
     }
 
     private static readonly Dictionary<string, string?> OneSlotPerDay = new()

@@ -93,12 +93,11 @@ public sealed class the_order_api(ServiceInfrastructure infrastructure)
     [Fact]
     public async Task stops_at_start_up_naming_a_default_address_with_a_part_missing()
     {
-        await using var service = await infrastructure.ServiceAsync<OrdersOptions>("orders", new Dictionary<string, string?>
+        var error = await infrastructure.StartupErrorAsync<OrdersOptions>("orders", new Dictionary<string, string?>
         {
             ["Messaging:RelayEnabled"] = "false", ["Orders:DefaultDeliveryAddress:Country"] = "Narnia",
         });
-        var error = Should.Throw<Microsoft.Extensions.Options.OptionsValidationException>(() => service.CreateClient());
-        error.Message.ShouldContain("Orders:DefaultDeliveryAddress:country: 'Narnia' is not a 2-letter ISO 3166 country code.");
+        error.ShouldBeOfType<Microsoft.Extensions.Options.OptionsValidationException>().Message.ShouldContain("Orders:DefaultDeliveryAddress:country: 'Narnia' is not a 2-letter ISO 3166 country code.");
     }
 
     [Fact]

@@ -39,6 +39,33 @@ public sealed class ServiceInfrastructure : IAsyncLifetime
         await Postgres.DisposeAsync();
     }
 
+    /// <summary>
+    /// The error a service stops with at start-up, for a setting it refuses. WebApplicationFactory
+    /// now and then reports such a start as an <see cref="ObjectDisposedException"/> instead: it
+    /// reads the host's services once the host says it is starting, and a start that fails at once
+    /// may already have disposed them. The start is then tried again on a fresh factory.
+    /// </summary>
+    public async Task<Exception> StartupErrorAsync<TEntry>(string connectionName, IDictionary<string, string?> settings) where TEntry : class
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            await using var service = await ServiceAsync<TEntry>(connectionName, settings);
+            try
+            {
+                service.CreateClient().Dispose();
+            }
+            catch (ObjectDisposedException) when (attempt < 5)
+            {
+                continue;
+            }
+            catch (Exception error)
+            {
+                return error;
+            }
+            throw new InvalidOperationException($"{connectionName} started, though it was expected to refuse its settings");
+        }
+    }
+
     /// <summary>A service in-process on its own fresh database, with everything else real.</summary>
     public async Task<WebApplicationFactory<TEntry>> ServiceAsync<TEntry>(string connectionName, IDictionary<string, string?>? settings = null,
         EmbeddedKafka? kafka = null) where TEntry : class
