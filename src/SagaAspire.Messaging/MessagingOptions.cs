@@ -20,7 +20,16 @@ public sealed class MessagingOptions
     /// <summary>Rows the relay publishes per round trip.</summary>
     public int RelayBatchSize { get; set; } = 5000;
 
-    /// <summary>How often the relay looks for rows when no NOTIFY arrives (a fallback only).</summary>
+    /// <summary>
+    /// Whether writers in the leading relay's own process hand it the rows they have just
+    /// committed, which it publishes without reading them back (a database transaction fewer per
+    /// commit). False: the relay reads every row from the table, in id order, which also orders
+    /// the rows of one key that different replicas commit within moments of each other
+    /// (docs/messaging.md, "The relay").
+    /// </summary>
+    public bool RelayHandOver { get; set; } = true;
+
+    /// <summary>How often the relay reads the table when nothing else makes it (a fallback only).</summary>
     public TimeSpan RelayPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>

@@ -14,9 +14,10 @@ namespace SagaAspire.Messaging;
 /// A NOTIFY inside the writer's transaction costs throughput: PostgreSQL serializes the commits
 /// of every notifying transaction in the whole server (one lock, held through the commit's WAL
 /// flush), so they lose group commit. Writers on the hot path (the inbox consumer, the order
-/// API) therefore use <see cref="WakeUpAfterCommit"/>: after their commit they wake the relay
-/// directly when it leads in this process, and otherwise through one NOTIFY from a transaction of
-/// its own, shared by every commit that happens meanwhile.
+/// API) therefore use <see cref="WakeUpAfterCommit"/>: after their commit they hand the rows they
+/// wrote to the relay when it leads in this process (it publishes them as they are, without
+/// reading them back), and otherwise wake the leader through one NOTIFY from a transaction of its
+/// own, shared by every commit that happens meanwhile.
 /// </para>
 /// </summary>
 public sealed class Outbox
@@ -60,15 +61,16 @@ public sealed class Outbox
     }
 
     /// <summary>
-    /// Wakes the relay for every commit up to now: in this process when its relay leads, else
-    /// with one NOTIFY. While a NOTIFY is on its way, further requests only mark that another is
-    /// needed once it has left, so a burst of commits costs a few notifications, not one each.
+    /// Rows just committed: handed to the relay when it leads in this process, else the leader
+    /// is woken with one NOTIFY. While a NOTIFY is on its way, further requests only mark that
+    /// another is needed once it has left, so a burst of commits costs a few notifications, not
+    /// one each.
     /// </summary>
-    internal void RequestWakeUp()
+    internal void HandOver(IReadOnlyList<OutboxRelay.Row> committed)
     {
         if (relay is { LeaderHere: true })
         {
-            relay.Set();
+            relay.Hand(committed);
             return;
         }
         if (dataSource is null || Interlocked.Exchange(ref _wakeUpPending, 1) == 1) return;
@@ -147,7 +149,9 @@ public sealed class Outbox
         var insert = new NpgsqlBatchCommand("""
             INSERT INTO messaging.outbox (message_id, topic, message_key, message_type, saga_id, causation_id, traceparent, tracestate, headers, payload)
             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::text[], $8::text[], $9::jsonb[], $10::bytea[])
+            RETURNING id AS outbox_row_id, created_at
             """);
+        var headers = rows.Select(r => r.Headers is null ? null : JsonSerializer.Serialize(r.Headers, OutboxJson.Default.DictionaryStringString)).ToArray();
         insert.Parameters.Add(new() { Value = rows.Select(r => r.MessageId).ToArray() });
         insert.Parameters.Add(new() { Value = rows.Select(r => r.Topic).ToArray() });
         insert.Parameters.Add(new() { Value = rows.Select(r => r.Key).ToArray() });
@@ -156,12 +160,34 @@ public sealed class Outbox
         insert.Parameters.Add(new() { Value = rows.Select(r => r.CausationId).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
         insert.Parameters.Add(new() { Value = rows.Select(r => r.TraceParent).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         insert.Parameters.Add(new() { Value = rows.Select(r => r.TraceState).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        insert.Parameters.Add(new() { Value = rows.Select(r => r.Headers is null ? null : JsonSerializer.Serialize(r.Headers, OutboxJson.Default.DictionaryStringString)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
+        insert.Parameters.Add(new() { Value = headers, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
         insert.Parameters.Add(new() { Value = rows.Select(r => r.Payload).ToArray() });
         batch.BatchCommands.Add(insert);
-        if (Deferred.Value is { } deferred) deferred.RowsWritten = true;
-        else batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_notify('{Channel}', '')"));
-        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        if (Deferred.Value is not { } deferred)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_notify('{Channel}', '')"));
+            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        // The rows as the relay reads them from the table, ids included, kept until the commit
+        // hands them over. The commands alongside may return rows of their own; the insert's are
+        // the result set with its column names.
+        var written = new List<OutboxRelay.Row>(rows.Count);
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            do
+            {
+                if (reader.FieldCount != 2 || reader.GetName(0) != "outbox_row_id") continue;
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    var row = rows[written.Count];
+                    written.Add(new OutboxRelay.Row(reader.GetInt64(0), row.MessageId, row.Topic, row.Key, row.MessageType, row.SagaId, row.CausationId,
+                        row.TraceParent, row.TraceState, headers[written.Count], row.Payload, reader.GetFieldValue<DateTimeOffset>(1)));
+                }
+            }
+            while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
+        }
+        deferred.Written.AddRange(written);
     }
 
     /// <summary>The W3C context of the current span, stored with a row so its publish continues the trace.</summary>
@@ -187,14 +213,16 @@ public sealed class RelayWakeUp : IDisposable
         _previous = previous;
     }
 
-    internal bool RowsWritten { get; set; }
+    /// <summary>The outbox rows written in this unit of work so far, in id order.</summary>
+    internal List<OutboxRelay.Row> Written { get; } = [];
 
-    /// <summary>The transaction committed: wake the relay if it wrote outbox rows.</summary>
+    /// <summary>The transaction committed: hand the outbox rows it wrote to the relay, if any.</summary>
     public void Committed()
     {
-        if (!RowsWritten) return;
-        RowsWritten = false;
-        _outbox.RequestWakeUp();
+        if (Written.Count == 0) return;
+        var committed = Written.ToList();
+        Written.Clear();
+        _outbox.HandOver(committed);
     }
 
     public void Dispose() => Outbox.Restore(this, _previous);

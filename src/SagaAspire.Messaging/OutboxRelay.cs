@@ -113,29 +113,61 @@ internal sealed partial class OutboxRelay(
             "SET synchronous_commit = off; SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3",
             connection))
             await prepare.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
+        signal.TakeHanded(); // rows handed to an earlier term are in the table, and this term reads it first
         var listening = ListenAsync(term.Token);
         IsLeader = true;
+        signal.TakesRows = _options.RelayHandOver;
         signal.LeaderHere = true;
         Log.BecameLeader(logger);
-        // Rows the broker acknowledged are deleted in the same round trip as the next read, and
-        // unless the batch was full or a row was parked (more rows wait), that read waits for the
-        // next wake-up (a commit, or the poll interval). Reading at once would cost a transaction
-        // per batch that mostly finds nothing new; a published row left a moment longer is
-        // harmless, since were it published again, its receivers' inboxes would absorb it.
-        IReadOnlyList<long> acknowledged = [];
+        // Rows come two ways. Writers in this process hand over what they have just committed,
+        // and those rows are published as they are. The table is read when that is not enough:
+        // first in a term (what earlier terms and crashed writers left), on a NOTIFY (writers in
+        // other processes, writers that do not hand over), while a read finds a full batch
+        // (a backlog: rows handed meanwhile are in it, so they are dropped and published from
+        // the table, in id order), and at least every poll interval. Rows the broker acknowledged
+        // are deleted in the round trip of that next read, not one by one: were one published
+        // again after a crash, its receivers' inboxes would absorb it.
+        var acknowledged = new List<long>();
+        var acknowledgedHere = new HashSet<long>();
+        var readTable = true;
+        var lastRead = 0L;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
                 if (listening.IsCompleted) await listening.ConfigureAwait(false); // its failure ends the term
-                var rows = await ReadBatchAsync(connection, acknowledged, stoppingToken).ConfigureAwait(false);
-                await VacuumWhenDueAsync(connection, acknowledged.Count, stoppingToken).ConfigureAwait(false);
-                acknowledged = [];
-                if (rows.Count > 0) acknowledged = await PublishAsync(connection, topics, rows, stoppingToken).ConfigureAwait(false);
-                if (rows.Count < _options.RelayBatchSize && acknowledged.Count == rows.Count)
+                var handed = signal.TakeHanded();
+                readTable |= signal.TakeReadRequest() || acknowledged.Count >= _options.RelayBatchSize
+                    || Stopwatch.GetElapsedTime(lastRead) >= _options.RelayPollInterval;
+                List<Row> rows;
+                if (readTable)
                 {
-                    if (rows.Count > 0) Interlocked.Exchange(ref _oldestPendingTicks, 0); // what was waiting is published
-                    await signal.WaitAsync(_options.RelayPollInterval, stoppingToken).ConfigureAwait(false);
+                    // A handed row is committed, so this read sees it (or, beyond the batch, the next one will).
+                    rows = await ReadBatchAsync(connection, acknowledged, stoppingToken).ConfigureAwait(false);
+                    await VacuumWhenDueAsync(connection, acknowledged.Count, stoppingToken).ConfigureAwait(false);
+                    acknowledged.Clear();
+                    acknowledgedHere.Clear();
+                    lastRead = Stopwatch.GetTimestamp();
+                    readTable = rows.Count == _options.RelayBatchSize;
+                }
+                else
+                {
+                    // A row read from the table just before its writer handed it over is published already.
+                    rows = [.. handed.Where(r => !acknowledgedHere.Contains(r.Id)).OrderBy(r => r.Id)];
+                    if (rows.Count > 0) Interlocked.Exchange(ref _oldestPendingTicks, rows[0].CreatedAt.UtcTicks);
+                }
+                if (rows.Count > 0)
+                {
+                    var published = await PublishAsync(connection, topics, rows, stoppingToken).ConfigureAwait(false);
+                    acknowledged.AddRange(published);
+                    acknowledgedHere.UnionWith(published);
+                    readTable |= published.Count < rows.Count; // a row was parked: those behind it are read again
+                }
+                if (!readTable)
+                {
+                    Interlocked.Exchange(ref _oldestPendingTicks, 0); // what was waiting is published
+                    var untilPoll = _options.RelayPollInterval - Stopwatch.GetElapsedTime(lastRead);
+                    if (untilPoll > TimeSpan.Zero) await signal.WaitAsync(untilPoll, stoppingToken).ConfigureAwait(false);
                 }
             }
         }
@@ -169,11 +201,11 @@ internal sealed partial class OutboxRelay(
         try
         {
             await using var connection = await sessions.OpenConnectionAsync(term).ConfigureAwait(false);
-            connection.Notification += (_, _) => signal.Set();
+            connection.Notification += (_, _) => signal.RequestRead();
             await using (var listen = new NpgsqlCommand($"LISTEN {Outbox.Channel}", connection))
                 await listen.ExecuteNonQueryAsync(term).ConfigureAwait(false);
             // Rows committed before LISTEN took effect sent their NOTIFY to nobody.
-            signal.Set();
+            signal.RequestRead();
             // Waits in slices rather than cancelling a wait, so the connection closes cleanly; the
             // LISTEN ends with the session.
             while (!term.IsCancellationRequested)
@@ -185,7 +217,7 @@ internal sealed partial class OutboxRelay(
         }
         catch
         {
-            signal.Set();
+            signal.RequestRead();
             throw;
         }
     }
@@ -410,7 +442,8 @@ internal sealed partial class OutboxRelay(
         return rows;
     }
 
-    private sealed record Row(
+    /// <summary>An outbox row as the relay publishes it: read from the table, or handed over by a writer in this process after its commit.</summary>
+    internal sealed record Row(
         long Id, Guid MessageId, string Topic, string Key, string? MessageType, string? SagaId, Guid? CausationId,
         string? TraceParent, string? TraceState, string? Headers, byte[] Payload, DateTimeOffset CreatedAt);
 

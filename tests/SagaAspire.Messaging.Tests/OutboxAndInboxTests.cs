@@ -52,6 +52,44 @@ public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
     }
 
     [Fact]
+    public async Task rows_handed_over_after_their_commit_are_published_without_reading_the_table_and_a_notify_reads_it()
+    {
+        var scope = await infrastructure.NewScopeAsync("hand-over");
+        await using var service = await TestService.StartAsync(scope, settings: new Dictionary<string, string?> { ["Messaging:RelayPollInterval"] = "00:01:00" });
+        await WaitUntilAsync(() => service.Relay.IsLeader, "the relay leads");
+        await Task.Delay(1000); // the relay has read the empty outbox: only a hand-over, a NOTIFY or a minute moves it
+
+        // A row in the table that nobody told the relay of (its writer never said it committed).
+        using (service.Outbox.WakeUpAfterCommit())
+        await using (var connection = await service.Database.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await service.Outbox.EnqueueAsync(transaction, new OutgoingMessage(scope.Topic, "acct-unsaid", new Deposit("acct-unsaid", 10, 1)));
+            await transaction.CommitAsync();
+        }
+        // A row handed over after its commit.
+        using (var wakeUp = service.Outbox.WakeUpAfterCommit())
+        await using (var connection = await service.Database.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await service.Outbox.EnqueueAsync(transaction, new OutgoingMessage(scope.Topic, "acct-handed", new Deposit("acct-handed", 20, 1)));
+            await transaction.CommitAsync();
+            wakeUp.Committed();
+        }
+
+        (await service.WaitForLedgerAsync(l => l.Count >= 1, seconds: 20)).Single().Account.ShouldBe("acct-handed");
+        await Task.Delay(1000); // time enough for a read of the table to publish the other row too
+        (await service.LedgerAsync()).Select(r => r.Account).ShouldBe(["acct-handed"], "the hand-over was published as it was, without a read of the table");
+        (await service.ScalarAsync("SELECT count(*) FROM messaging.outbox WHERE message_key = 'acct-unsaid'")).ShouldBe(1);
+
+        // A NOTIFY (what a writer elsewhere sends) makes the relay read the table.
+        await service.ScalarAsync($"SELECT count(*) FROM pg_notify('{Outbox.Channel}', '')");
+        var ledger = await service.WaitForLedgerAsync(l => l.Count >= 2, seconds: 20); // well inside the minute of the poll
+        ledger.Select(r => r.Account).Order().ShouldBe(["acct-handed", "acct-unsaid"]);
+        (await service.ScalarAsync("SELECT count(*) FROM messaging.outbox WHERE message_key = 'acct-handed'")).ShouldBe(0, "the read deleted the row published before it");
+    }
+
+    [Fact]
     public async Task a_writer_in_a_replica_whose_relay_does_not_lead_wakes_the_leader_through_the_database()
     {
         var scope = await infrastructure.NewScopeAsync("wake-remote");
