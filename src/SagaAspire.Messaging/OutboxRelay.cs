@@ -383,7 +383,9 @@ internal sealed partial class OutboxRelay(
     /// per database, tens of thousands of them under load. A vacuum of a table that small takes
     /// milliseconds; it runs between batches, on the relay's own session (outside any
     /// transaction, as VACUUM must). A user that may not vacuum the table (not its owner) leaves
-    /// it to autovacuum, and the relay says so once.
+    /// it to autovacuum, and the relay says so once. It leaves the empty pages at the table's end
+    /// (TRUNCATE false, as the table's own setting says for autovacuum): cutting them off takes a
+    /// lock that holds up every writer's insert, and the queue fills them again a moment later.
     /// </summary>
     private async Task VacuumWhenDueAsync(NpgsqlConnection connection, int deleted, CancellationToken cancellationToken)
     {
@@ -392,7 +394,7 @@ internal sealed partial class OutboxRelay(
         _deletedSinceVacuum = 0;
         try
         {
-            await using var vacuum = new NpgsqlCommand("VACUUM messaging.outbox", connection);
+            await using var vacuum = new NpgsqlCommand("VACUUM (TRUNCATE false) messaging.outbox", connection);
             await vacuum.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)

@@ -25,8 +25,9 @@ public sealed record FaultRecord(string Kind, string Target, DateTime At, double
 /// <item><b>loss</b>: every message in flight to and from one service is lost, as when a broker
 /// loses data that was not yet replicated: the service's processes are killed, its consumer
 /// group's offsets moved to the end of its partitions (it never sees what it had not processed)
-/// and the unpublished messages in its outbox deleted (they never reach the broker), then it is
-/// restarted. Only timeouts and resends can finish the sagas it was part of;</item>
+/// and the messages in its outbox deleted (those not yet published never reach the broker; the
+/// relay deletes published rows only with its next read of the table, so some may have gone out),
+/// then it is restarted. Only timeouts and resends can finish the sagas it was part of;</item>
 /// <item><b>duplicate</b>: a Kafka client re-produces every message of the saga's topics once, to
 /// the same partition with the same key, body and headers (plus a marker so it is not copied
 /// again): every message is delivered twice;</item>
@@ -74,7 +75,7 @@ public sealed class ChaosAgent : IAsyncDisposable
     /// <summary>The offset ranges [from, to) a loss fault made a consumer group skip.</summary>
     private readonly ConcurrentQueue<(TopicPartition Partition, long From, long To)> _skipped = new();
 
-    /// <summary>Messages the loss faults took away: skipped by a consumer group, or deleted from an outbox unpublished.</summary>
+    /// <summary>Messages the loss faults took away: skipped by a consumer group, or deleted from an outbox (at most: a deleted row may have been published already).</summary>
     public long LostMessages => Interlocked.Read(ref _lost);
 
     private long _lost;
@@ -245,7 +246,7 @@ public sealed class ChaosAgent : IAsyncDisposable
             await using var delete = new NpgsqlCommand("DELETE FROM messaging.outbox WHERE topic NOT LIKE '%.dlq'", connection);
             var deleted = await delete.ExecuteNonQueryAsync(CancellationToken.None);
             Interlocked.Add(ref _lost, skipped + deleted);
-            _log($"chaos: loss: {service.Name} skips {skipped} unprocessed messages; {deleted} unpublished messages deleted from its outbox");
+            _log($"chaos: loss: {service.Name} skips {skipped} unprocessed messages; {deleted} rows deleted from its outbox (not yet published, or published and not yet deleted by its relay)");
         }
 
         await StartAgainAsync(hosted, victims);

@@ -78,7 +78,7 @@ public sealed record LoadReport
     public Dictionary<string, int> PoisonInjected { get; init; } = [];
     public long Duplicated { get; init; }
 
-    /// <summary>Messages the loss faults took away (skipped by a consumer group or deleted unpublished).</summary>
+    /// <summary>Messages the loss faults took away (skipped by a consumer group or deleted from an outbox; an upper bound, since a deleted row may have been published already).</summary>
     public long LostMessages { get; init; }
     public bool Recovered { get; init; }
 

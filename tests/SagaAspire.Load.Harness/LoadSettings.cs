@@ -51,7 +51,7 @@ public enum ChaosKinds
 
     /// <summary>
     /// A service loses every message in flight to and from it: killed, its consumer group moved
-    /// past everything it had not processed, its unpublished outbox rows deleted, restarted.
+    /// past everything it had not processed, the rows in its outbox deleted, restarted.
     /// </summary>
     Loss = 32,
 }

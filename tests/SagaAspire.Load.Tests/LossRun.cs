@@ -4,8 +4,8 @@ namespace SagaAspire.Load.Tests;
 
 /// <summary>
 /// A small load run in which one service loses every message in flight to and from it (the loss
-/// fault: killed, its consumer group moved past what it had not processed, its unpublished outbox
-/// rows deleted). Only the recovery paths can finish those sagas: the orchestrator's step
+/// fault: killed, its consumer group moved past what it had not processed, the rows in its outbox
+/// deleted). Only the recovery paths can finish those sagas: the orchestrator's step
 /// timeouts, the participants' replies sent again for a repeated command, and the order
 /// service's OrderPlaced sent again for an order left Pending.
 /// </summary>

@@ -54,7 +54,7 @@ internal sealed class HopSpans
     public void Report()
     {
         var wait = _outboxWait.Order().ToArray();
-        Console.WriteLine($"      row written to publish start (commit, NOTIFY, relay read): p50 {MessagingBenchmark.Percentile(wait, 0.5):F1} ms, p99 {MessagingBenchmark.Percentile(wait, 0.99):F1} ms");
+        Console.WriteLine($"      row written to publish start (commit, hand-over to the relay): p50 {MessagingBenchmark.Percentile(wait, 0.5):F1} ms, p99 {MessagingBenchmark.Percentile(wait, 0.99):F1} ms");
         var ack = _publish.Values.Select(p => (p.End - p.Start).TotalMilliseconds).Order().ToArray();
         var deliver = _publish.Where(p => _process.ContainsKey(p.Key)).Select(p => (_process[p.Key] - p.Value.End).TotalMilliseconds).Order().ToArray();
         Console.WriteLine($"      publish span (produce to broker ack): p50 {MessagingBenchmark.Percentile(ack, 0.5):F1} ms, p99 {MessagingBenchmark.Percentile(ack, 0.99):F1} ms");
