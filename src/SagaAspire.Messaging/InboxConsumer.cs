@@ -383,7 +383,7 @@ internal sealed partial class InboxConsumer(
                     // Outbox rows written here (the handler's, through the context or the Outbox
                     // itself, or a duplicate's replies) wake the relay after the commit, not from
                     // inside it (see Outbox).
-                    using var wakeUp = outbox.WakeUpAfterCommit();
+                    using var wakeUp = outbox.WakeUpAfterCommit(transaction);
                     outcome = await HandleInAsync(transaction, envelope, message, registration, first: null, cancellationToken).ConfigureAwait(false);
                     await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                     wakeUp.Committed();
@@ -443,7 +443,7 @@ internal sealed partial class InboxConsumer(
             await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
             await using (var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false))
             {
-                using var wakeUp = outbox.WakeUpAfterCommit();
+                using var wakeUp = outbox.WakeUpAfterCommit(transaction);
                 foreach (var ready in run)
                 {
                     var started = Stopwatch.GetTimestamp();

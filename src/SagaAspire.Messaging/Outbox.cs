@@ -45,12 +45,16 @@ public sealed class Outbox
 
     /// <summary>
     /// Until disposed, outbox rows written in this asynchronous flow do not NOTIFY inside their
-    /// transaction; call <see cref="RelayWakeUp.Committed"/> after the commit instead. Without a
-    /// data source (an Outbox built by hand) rows keep notifying in their transaction.
+    /// transaction; call <see cref="RelayWakeUp.Committed"/> after the commit instead. The rows
+    /// written in <paramref name="transaction"/> are then handed to the relay when it leads in
+    /// this process, and it publishes them without reading the table; rows written in any other
+    /// transaction (or all of them, without one) only wake it to read the table, since only the
+    /// caller knows which transaction committed. Without a data source (an Outbox built by hand)
+    /// rows keep notifying in their transaction.
     /// </summary>
-    public RelayWakeUp WakeUpAfterCommit()
+    public RelayWakeUp WakeUpAfterCommit(NpgsqlTransaction? transaction = null)
     {
-        var scope = new RelayWakeUp(this, Deferred.Value);
+        var scope = new RelayWakeUp(this, Deferred.Value, transaction);
         if (dataSource is not null) Deferred.Value = scope;
         return scope;
     }
@@ -66,11 +70,14 @@ public sealed class Outbox
     /// another is needed once it has left, so a burst of commits costs a few notifications, not
     /// one each.
     /// </summary>
-    internal void HandOver(IReadOnlyList<OutboxRelay.Row> committed)
+    /// <param name="committed">Rows of the committed transaction, for the relay to publish as they are.</param>
+    /// <param name="readTable">Whether rows were also committed that the relay must read from the table.</param>
+    internal void HandOver(IReadOnlyList<OutboxRelay.Row> committed, bool readTable)
     {
         if (relay is { LeaderHere: true })
         {
-            relay.Hand(committed);
+            if (committed.Count > 0) relay.Hand(committed);
+            if (readTable) relay.RequestRead();
             return;
         }
         if (dataSource is null || Interlocked.Exchange(ref _wakeUpPending, 1) == 1) return;
@@ -163,9 +170,13 @@ public sealed class Outbox
         insert.Parameters.Add(new() { Value = headers, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
         insert.Parameters.Add(new() { Value = rows.Select(r => r.Payload).ToArray() });
         batch.BatchCommands.Add(insert);
-        if (Deferred.Value is not { } deferred)
+        var deferred = Deferred.Value;
+        if (deferred is null) batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_notify('{Channel}', '')"));
+        if (deferred?.Transaction != transaction)
         {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_notify('{Channel}', '')"));
+            // No scope (NOTIFY inside the transaction), or not the scope's transaction: the relay
+            // reads these rows from the table once woken.
+            if (deferred is not null) deferred.OthersWritten = true;
             await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             return;
         }
@@ -187,7 +198,7 @@ public sealed class Outbox
             }
             while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
         }
-        deferred.Written.AddRange(written);
+        deferred!.Written.AddRange(written);
     }
 
     /// <summary>The W3C context of the current span, stored with a row so its publish continues the trace.</summary>
@@ -207,22 +218,34 @@ public sealed class RelayWakeUp : IDisposable
     private readonly Outbox _outbox;
     private readonly RelayWakeUp? _previous;
 
-    internal RelayWakeUp(Outbox outbox, RelayWakeUp? previous)
+    internal RelayWakeUp(Outbox outbox, RelayWakeUp? previous, NpgsqlTransaction? transaction)
     {
         _outbox = outbox;
         _previous = previous;
+        Transaction = transaction;
     }
 
-    /// <summary>The outbox rows written in this unit of work so far, in id order.</summary>
+    /// <summary>The transaction whose rows are handed to the relay after its commit, if any.</summary>
+    internal NpgsqlTransaction? Transaction { get; }
+
+    /// <summary>The outbox rows <see cref="Transaction"/> wrote so far, in id order.</summary>
     internal List<OutboxRelay.Row> Written { get; } = [];
 
-    /// <summary>The transaction committed: hand the outbox rows it wrote to the relay, if any.</summary>
+    /// <summary>Whether rows were written in other transactions than <see cref="Transaction"/>.</summary>
+    internal bool OthersWritten { get; set; }
+
+    /// <summary>
+    /// The transaction committed: hand the outbox rows it wrote to the relay, and wake the relay
+    /// to read the table for rows written in any other.
+    /// </summary>
     public void Committed()
     {
-        if (Written.Count == 0) return;
+        if (Written.Count == 0 && !OthersWritten) return;
         var committed = Written.ToList();
+        var readTable = OthersWritten;
         Written.Clear();
-        _outbox.HandOver(committed);
+        OthersWritten = false;
+        _outbox.HandOver(committed, readTable);
     }
 
     public void Dispose() => Outbox.Restore(this, _previous);

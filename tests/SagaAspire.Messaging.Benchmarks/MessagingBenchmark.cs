@@ -162,13 +162,13 @@ internal static class MessagingBenchmark
         var spans = new HopSpans();
         using var listener = spans.Listen();
 
-        // As the services' hot paths write: the relay is woken after the commit (in memory, as it
-        // leads in this process), not by a NOTIFY inside the transaction.
+        // As the services' hot paths write: the rows are handed to the relay after the commit (in
+        // memory, as it leads in this process), not announced by a NOTIFY inside the transaction.
         async Task SendAsync(long id)
         {
-            using var wakeUp = outbox.WakeUpAfterCommit();
             await using var connection = await dataSource.OpenConnectionAsync();
             await using var transaction = await connection.BeginTransactionAsync();
+            using var wakeUp = outbox.WakeUpAfterCommit(transaction);
             await outbox.EnqueueAsync(transaction, new OutgoingMessage("bench.hop", $"saga-{id % 997}", new Ping(id, padding)));
             await transaction.CommitAsync();
             committed[id] = Stopwatch.GetTimestamp();

@@ -68,10 +68,10 @@ public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
             await transaction.CommitAsync();
         }
         // A row handed over after its commit.
-        using (var wakeUp = service.Outbox.WakeUpAfterCommit())
         await using (var connection = await service.Database.OpenConnectionAsync())
         await using (var transaction = await connection.BeginTransactionAsync())
         {
+            using var wakeUp = service.Outbox.WakeUpAfterCommit(transaction);
             await service.Outbox.EnqueueAsync(transaction, new OutgoingMessage(scope.Topic, "acct-handed", new Deposit("acct-handed", 20, 1)));
             await transaction.CommitAsync();
             wakeUp.Committed();
@@ -87,6 +87,34 @@ public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
         var ledger = await service.WaitForLedgerAsync(l => l.Count >= 2, seconds: 20); // well inside the minute of the poll
         ledger.Select(r => r.Account).Order().ShouldBe(["acct-handed", "acct-unsaid"]);
         (await service.ScalarAsync("SELECT count(*) FROM messaging.outbox WHERE message_key = 'acct-handed'")).ShouldBe(0, "the read deleted the row published before it");
+    }
+
+    [Fact]
+    public async Task only_the_rows_of_the_transaction_named_for_the_hand_over_are_handed_over()
+    {
+        var scope = await infrastructure.NewScopeAsync("hand-over-other");
+        await using var service = await TestService.StartAsync(scope, settings: new Dictionary<string, string?> { ["Messaging:RelayPollInterval"] = "00:01:00" });
+        await WaitUntilAsync(() => service.Relay.IsLeader, "the relay leads");
+
+        await using (var connection = await service.Database.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            using var wakeUp = service.Outbox.WakeUpAfterCommit(transaction);
+            // Another transaction in the same flow writes a row and rolls back: it must never go out.
+            await using (var otherConnection = await service.Database.OpenConnectionAsync())
+            await using (var other = await otherConnection.BeginTransactionAsync())
+            {
+                await service.Outbox.EnqueueAsync(other, new OutgoingMessage(scope.Topic, "acct-1", new Deposit("acct-1", 10, 1)));
+                await other.RollbackAsync();
+            }
+            await service.Outbox.EnqueueAsync(transaction, new OutgoingMessage(scope.Topic, "acct-1", new Deposit("acct-1", 20, 2)));
+            await transaction.CommitAsync();
+            wakeUp.Committed();
+        }
+
+        (await service.WaitForLedgerAsync(l => l.Count >= 1, seconds: 20)).Single().Sequence.ShouldBe(2);
+        await Task.Delay(1000); // time enough for a wrongly published message to arrive too
+        (await service.LedgerAsync()).Select(r => r.Sequence).ShouldBe([2]);
     }
 
     [Fact]

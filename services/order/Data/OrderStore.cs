@@ -94,7 +94,7 @@ internal sealed class OrderStore(NpgsqlDataSource dataSource, Outbox outbox)
         // The order, its OrderPlaced and the response to replay, in one round trip; should the
         // order id be taken, the transaction rolls back (it is disposed uncommitted) and nothing
         // of it stays. OrderPlaced wakes the relay after the commit, not from inside it (see Outbox).
-        using var wakeUp = outbox.WakeUpAfterCommit();
+        using var wakeUp = outbox.WakeUpAfterCommit(transaction);
         await outbox.EnqueueAsync(transaction,
             [new OutgoingMessage(Topics.Orders, sagaId, new OrderPlaced(orderId, order.CustomerId, order.Currency, order.Lines, order.Total, order.DeliveryAddress))],
             writes, cancellationToken);

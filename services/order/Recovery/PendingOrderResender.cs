@@ -50,7 +50,7 @@ internal sealed class PendingOrderResender(NpgsqlDataSource dataSource, Outbox o
         var due = await OrderStore.ClaimDueForResendAsync(transaction, settings.ResendPendingAfter, BatchSize, cancellationToken);
         if (due.Count == 0) return 0;
 
-        using var wakeUp = outbox.WakeUpAfterCommit();
+        using var wakeUp = outbox.WakeUpAfterCommit(transaction);
         var scheduled = new List<(string OrderId, TimeSpan Wait)>(due.Count);
         foreach (var order in due)
         {
