@@ -206,14 +206,16 @@ internal sealed partial class OutboxRelay(
                 await listen.ExecuteNonQueryAsync(term).ConfigureAwait(false);
             // Rows committed before LISTEN took effect sent their NOTIFY to nobody.
             signal.RequestRead();
-            // Waits in slices rather than cancelling a wait, so the connection closes cleanly; the
-            // LISTEN ends with the session.
+            // One wait at a time until the term ends, cancelled then: Npgsql leaves the connection
+            // open and usable after a cancelled wait, and the LISTEN ends with the session. A wait
+            // with a timeout instead throws and catches five exceptions inside Npgsql each time it
+            // runs out: waits of a second cost every idle service five exceptions a second.
             while (!term.IsCancellationRequested)
-                await connection.WaitAsync(TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(false);
+                await connection.WaitAsync(term).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (term.IsCancellationRequested)
         {
-            // the term ended while the connection opened
+            // the term ended (while the connection opened, or while it waited)
         }
         catch
         {
