@@ -182,7 +182,8 @@ public sealed class Outbox
         }
         // The rows as the relay reads them from the table, ids included, kept until the commit
         // hands them over. The commands alongside may return rows of their own; the insert's are
-        // the result set with its column names.
+        // the result set with its column names, one per row in the order of the arrays (an
+        // INSERT ... SELECT returns its rows as it inserts them, and takes their ids in that order).
         var written = new List<OutboxRelay.Row>(rows.Count);
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
