@@ -171,12 +171,12 @@ public sealed class Outbox
         insert.Parameters.Add(new() { Value = rows.Select(r => r.Payload).ToArray() });
         batch.BatchCommands.Add(insert);
         var deferred = Deferred.Value;
-        if (deferred is null) batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_notify('{Channel}', '')"));
         if (deferred?.Transaction != transaction)
         {
-            // No scope (NOTIFY inside the transaction), or not the scope's transaction: the relay
-            // reads these rows from the table once woken.
-            if (deferred is not null) deferred.OthersWritten = true;
+            // The relay reads these rows from the table, woken by a NOTIFY inside this transaction
+            // (no scope) or after the scope's commit (another transaction than the scope's).
+            if (deferred is null) batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_notify('{Channel}', '')"));
+            else deferred.OthersWritten = true;
             await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             return;
         }

@@ -127,8 +127,7 @@ internal sealed partial class OutboxRelay(
         // the table, in id order), and at least every poll interval. Rows the broker acknowledged
         // are deleted in the round trip of that next read, not one by one: were one published
         // again after a crash, its receivers' inboxes would absorb it.
-        var acknowledged = new List<long>();
-        var acknowledgedHere = new HashSet<long>();
+        var acknowledged = new HashSet<long>(); // published since the last read of the table, which deletes them
         var readTable = true;
         var lastRead = 0L;
         try
@@ -146,21 +145,19 @@ internal sealed partial class OutboxRelay(
                     rows = await ReadBatchAsync(connection, acknowledged, stoppingToken).ConfigureAwait(false);
                     await VacuumWhenDueAsync(connection, acknowledged.Count, stoppingToken).ConfigureAwait(false);
                     acknowledged.Clear();
-                    acknowledgedHere.Clear();
                     lastRead = Stopwatch.GetTimestamp();
                     readTable = rows.Count == _options.RelayBatchSize;
                 }
                 else
                 {
                     // A row read from the table just before its writer handed it over is published already.
-                    rows = [.. handed.Where(r => !acknowledgedHere.Contains(r.Id)).OrderBy(r => r.Id)];
+                    rows = [.. handed.Where(r => !acknowledged.Contains(r.Id)).OrderBy(r => r.Id)];
                     if (rows.Count > 0) Interlocked.Exchange(ref _oldestPendingTicks, rows[0].CreatedAt.UtcTicks);
                 }
                 if (rows.Count > 0)
                 {
                     var published = await PublishAsync(connection, topics, rows, stoppingToken).ConfigureAwait(false);
-                    acknowledged.AddRange(published);
-                    acknowledgedHere.UnionWith(published);
+                    acknowledged.UnionWith(published);
                     readTable |= published.Count < rows.Count; // a row was parked: those behind it are read again
                 }
                 if (!readTable)
@@ -408,7 +405,7 @@ internal sealed partial class OutboxRelay(
 
     private const string DeletePublished = "DELETE FROM messaging.outbox WHERE id = ANY($1)";
 
-    private static async Task DeleteAsync(NpgsqlConnection connection, IReadOnlyList<long> ids, CancellationToken cancellationToken)
+    private static async Task DeleteAsync(NpgsqlConnection connection, IReadOnlyCollection<long> ids, CancellationToken cancellationToken)
     {
         await using var delete = new NpgsqlCommand(DeletePublished, connection) { Parameters = { new() { Value = ids.ToArray() } } };
         await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -418,7 +415,7 @@ internal sealed partial class OutboxRelay(
     /// Deletes the rows published last time and reads the next batch, in one round trip and one
     /// transaction, and notes the age of the oldest row still waiting.
     /// </summary>
-    private async Task<List<Row>> ReadBatchAsync(NpgsqlConnection connection, IReadOnlyList<long> published, CancellationToken cancellationToken)
+    private async Task<List<Row>> ReadBatchAsync(NpgsqlConnection connection, IReadOnlyCollection<long> published, CancellationToken cancellationToken)
     {
         await using var batch = new NpgsqlBatch(connection);
         if (published.Count > 0)
