@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 using SagaAspire.ServiceDefaults;
 
 // Placed in the hosting namespace, as Aspire's service defaults are, so every service finds
@@ -74,17 +76,43 @@ public static class ServiceDefaultsExtensions
         if (Interlocked.Exchange(ref _exitHandlerInstalled, 1) == 1) return;
         AppDomain.CurrentDomain.UnhandledException += (_, e) =>
         {
-            var message = e.ExceptionObject switch
-            {
-                ConfigurationErrorException missing => missing.Message,
-                Microsoft.Extensions.Options.OptionsValidationException invalid => $"Invalid settings: {string.Join("; ", invalid.Failures)}",
-                _ => null,
-            };
-            if (message is null) return;
+            if (ConfigurationProblem(e.ExceptionObject) is not { } message) return;
             Console.Error.WriteLine($"{service}: {message}");
             Environment.Exit(2);
         };
     }
+
+    /// <summary>
+    /// Binds and checks now every setting registered to be checked at start (<c>ValidateOnStart</c>),
+    /// so that a wrong one stops the service with one line naming it and exit code 2. Left to the
+    /// host's start, the same mistake is first logged as a failure to start, with its stack trace.
+    /// </summary>
+    public static WebApplication CheckSettings(this WebApplication app)
+    {
+        try
+        {
+            app.Services.GetService<IStartupValidator>()?.Validate();
+        }
+        catch (Exception error) when (ConfigurationProblem(error) is { } message)
+        {
+            Console.Error.WriteLine($"{app.Environment.ApplicationName}: {message}");
+            Environment.Exit(2);
+        }
+        return app;
+    }
+
+    /// <summary>What is wrong with the settings, when the exception says a setting is missing, invalid or does not convert; else null.</summary>
+    private static string? ConfigurationProblem(object error) => error switch
+    {
+        ConfigurationErrorException missing => missing.Message,
+        OptionsValidationException invalid => $"Invalid settings: {string.Join("; ", invalid.Failures)}",
+        // The binder's own failure: a value that does not convert to its setting's type, such as
+        // 'maybe' for a true-or-false setting. Its message names the setting and the value.
+        InvalidOperationException unconvertible when unconvertible.TargetSite?.DeclaringType == typeof(ConfigurationBinder) => $"Invalid setting: {unconvertible.Message}",
+        AggregateException several when several.InnerExceptions.Select(ConfigurationProblem).ToList() is var problems && problems.All(p => p is not null) =>
+            string.Join(" ", problems),
+        _ => null,
+    };
 
     /// <summary>
     /// Maps <c>/alive</c> (the process answers) and <c>/health</c> (its dependencies are reachable)

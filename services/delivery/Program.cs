@@ -7,7 +7,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddApplicationServices();
 
-var app = builder.Build();
+var app = builder.Build().CheckSettings();
 
 app.MapDefaultEndpoints();
 app.MapDeliveriesApi();
