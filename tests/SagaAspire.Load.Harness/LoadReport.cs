@@ -185,7 +185,21 @@ public sealed record LoadReport
             var traced = telemetry.Traced < 1 ? string.Create(culture, $" ({telemetry.Traced:0.0 %} of the sagas traced: the services sample them)") : "";
             Line(string.Create(culture, $"  telemetry    the dashboard stored {telemetry.SpansPerSaga:0.0} spans per saga{whole}; {telemetry.Complete} of {telemetry.Sampled} sampled traces whole{traced}{cost}; quiet {SettleSeconds:0.0} s after the recovery"));
             if (telemetry.Sampled > 0 && telemetry.Complete < telemetry.Sampled)
-                Line("               the services' exporters dropped the spans the dashboard could not take in: its CPU per saga above is for the spans it got, not for every span");
+            {
+                Line("               the services' exporters dropped the spans the dashboard could not take in: its CPU per saga above is for the spans it got, not for every span,");
+                Line("               and the hops below are those it stored: the busiest moments, when it fell behind, are the likeliest missing (sample traces for a fair breakdown)");
+            }
+            if (telemetry.Hops is { Hops: > 0 } hops)
+            {
+                Line(string.Create(culture, $"  hops         where a hop's time goes, from {hops.Hops} hops in the dashboard's spans of {hops.Traces} sampled traces (p50 / p95 / p99 ms):"));
+                HopLine("writer's commit -> relay publishes", hops.ToPublish, "");
+                HopLine("relay publishes -> handler starts", hops.ToHandler, "produce, broker, fetch, partition queue");
+                HopLine("handler starts -> its commit", hops.Handling, "the process span");
+                HopLine("  of which database statements", hops.Database, "their spans");
+                HopLine("the whole hop", hops.Hop, "");
+                void HopLine(string part, LatencySummary summary, string note) =>
+                    Line(string.Create(culture, $"    {part,-58} {summary.P50,8:0.0} {summary.P95,8:0.0} {summary.P99,8:0.0}   {(note.Length > 0 ? $"({note})" : "")}"));
+            }
         }
         if (TransactionsPerSaga.Count > 0)
             Line(string.Create(culture, $"  database     {TransactionsPerSaga.Values.Sum():0.0} transactions per saga ({RolledBackPerSaga.Values.Sum():0.00} rolled back): ")

@@ -16,10 +16,15 @@ namespace SagaAspire.Load;
 /// <param name="Complete">Of those, the ones the dashboard holds whole: from <c>POST /orders</c> to the order service's processing of the outcome, every span's parent present.</param>
 /// <param name="SpansPerCompleteTrace">The mean span count of the complete ones (null when none was).</param>
 /// <param name="DashboardMicrosecondsPerSpan">The dashboard's CPU over the run per span it stored (null without CPU figures).</param>
-public sealed record TelemetryReport(long SpansStored, double SpansPerSaga, double Traced, int Sampled, int Complete, double? SpansPerCompleteTrace, double? DashboardMicrosecondsPerSpan)
+/// <param name="Hops">Where the time of the hops in a larger sample of the run's traces goes.</param>
+public sealed record TelemetryReport(long SpansStored, double SpansPerSaga, double Traced, int Sampled, int Complete, double? SpansPerCompleteTrace, double? DashboardMicrosecondsPerSpan,
+    HopBreakdown Hops)
 {
-    /// <summary>Up to this many traces of the run are looked up.</summary>
+    /// <summary>Up to this many traces of the run are checked for being whole.</summary>
     public const int SampleSize = 40;
+
+    /// <summary>Up to this many traces of the run (those checked for being whole among them) give the hops' breakdown.</summary>
+    public const int HopSampleSize = 200;
 
     /// <summary>Whether the dashboard holds this saga's trace whole.</summary>
     public static bool IsComplete(IReadOnlyCollection<DashboardSpan> trace)
@@ -51,17 +56,19 @@ public sealed record TelemetryReport(long SpansStored, double SpansPerSaga, doub
                 traces.Add((reader.GetString(0), reader.IsDBNull(1) || IsRecorded(reader.GetString(1))));
         }
         var recorded = traces.Where(t => t.Recorded).Select(t => t.TraceId).ToArray();
-        var sample = recorded.OrderBy(_ => Random.Shared.Next()).Take(SampleSize).ToArray();
-        var complete = new List<int>();
+        var sample = recorded.OrderBy(_ => Random.Shared.Next()).Take(HopSampleSize).ToArray();
+        var fetched = new List<IReadOnlyCollection<DashboardSpan>>(sample.Length);
         foreach (var traceId in sample)
         {
-            var trace = await dashboard.TraceAsync(traceId);
-            if (IsComplete(trace)) complete.Add(trace.Count);
+            cancellationToken.ThrowIfCancellationRequested();
+            fetched.Add(await dashboard.TraceAsync(traceId));
         }
+        var complete = fetched.Take(SampleSize).Where(IsComplete).Select(t => t.Count).ToList();
         return new TelemetryReport(spansStored, sagas == 0 ? 0 : (double)spansStored / sagas,
-            traces.Count == 0 ? 0 : (double)recorded.Length / traces.Count, sample.Length, complete.Count,
+            traces.Count == 0 ? 0 : (double)recorded.Length / traces.Count, Math.Min(SampleSize, sample.Length), complete.Count,
             complete.Count == 0 ? null : complete.Average(),
-            dashboardSeconds is { } seconds && spansStored > 0 ? seconds * 1_000_000 / spansStored : null);
+            dashboardSeconds is { } seconds && spansStored > 0 ? seconds * 1_000_000 / spansStored : null,
+            HopBreakdown.Of([.. fetched.Where(t => t.Count > 0)]));
     }
 
     /// <summary>Whether a W3C <c>traceparent</c> (<c>00-trace-span-flags</c>) has its sampled flag set.</summary>

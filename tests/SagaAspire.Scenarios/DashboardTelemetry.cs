@@ -5,7 +5,7 @@ namespace SagaAspire.Scenarios;
 
 /// <summary>A span as the dashboard's telemetry API returns it (OTLP/JSON).</summary>
 public sealed record DashboardSpan(string Service, string TraceId, string SpanId, string? ParentSpanId, string Name, int Kind, IReadOnlyDictionary<string, string> Attributes,
-    DateTimeOffset Start)
+    DateTimeOffset Start, DateTimeOffset End)
 {
     public const int Server = 2, Client = 3, Producer = 4, Consumer = 5;
 }
@@ -56,7 +56,8 @@ public sealed class DashboardTelemetry : IDisposable
                 foreach (var span in scope.GetProperty("spans").EnumerateArray())
                     spans.Add(new DashboardSpan(service, span.GetProperty("traceId").GetString()!, span.GetProperty("spanId").GetString()!,
                         span.TryGetProperty("parentSpanId", out var parent) && parent.GetString() is { Length: > 0 } p ? p : null,
-                        span.GetProperty("name").GetString()!, span.GetProperty("kind").GetInt32(), Attributes(span), StartOf(span)));
+                        span.GetProperty("name").GetString()!, span.GetProperty("kind").GetInt32(), Attributes(span),
+                        Time(span, "startTimeUnixNano"), Time(span, "endTimeUnixNano")));
         }
         return spans;
     }
@@ -80,9 +81,9 @@ public sealed class DashboardTelemetry : IDisposable
             string.Join(", ", spans.Select(s => $"{s.Service}/{s.Name}")));
     }
 
-    /// <summary>When the span started: OTLP/JSON gives nanoseconds since the epoch, as a string.</summary>
-    private static DateTimeOffset StartOf(JsonElement span) =>
-        DateTimeOffset.UnixEpoch.AddTicks(long.Parse(span.GetProperty("startTimeUnixNano").ToString(), System.Globalization.CultureInfo.InvariantCulture) / 100);
+    /// <summary>When the span started or ended: OTLP/JSON gives nanoseconds since the epoch, as a string.</summary>
+    private static DateTimeOffset Time(JsonElement span, string property) =>
+        DateTimeOffset.UnixEpoch.AddTicks(long.Parse(span.GetProperty(property).ToString(), System.Globalization.CultureInfo.InvariantCulture) / 100);
 
     private static Dictionary<string, string> Attributes(JsonElement element)
     {
