@@ -31,7 +31,7 @@ internal sealed partial class OutboxRelay(
     private readonly (string Host, int? Port) _server = kafka.FirstServer;
     private long _oldestPendingTicks;
     private int _deletedSinceVacuum;
-    private bool _vacuumRefused;
+    private volatile bool _vacuumRefused;
 
     /// <summary>Age of the oldest row not yet published, as last seen by the leader (zero when drained).</summary>
     public TimeSpan Lag
@@ -115,6 +115,8 @@ internal sealed partial class OutboxRelay(
             await prepare.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
         signal.TakeHanded(); // rows handed to an earlier term are in the table, and this term reads it first
         var listening = ListenAsync(term.Token);
+        using var vacuumDue = new SemaphoreSlim(0, 1);
+        var vacuuming = VacuumWhileLeadingAsync(vacuumDue, term.Token);
         IsLeader = true;
         signal.TakesRows = _options.RelayHandOver;
         signal.LeaderHere = true;
@@ -143,7 +145,7 @@ internal sealed partial class OutboxRelay(
                 {
                     // A handed row is committed, so this read sees it (or, beyond the batch, the next one will).
                     rows = await ReadBatchAsync(connection, acknowledged, stoppingToken).ConfigureAwait(false);
-                    await VacuumWhenDueAsync(connection, acknowledged.Count, stoppingToken).ConfigureAwait(false);
+                    VacuumWhenDue(acknowledged.Count, vacuumDue);
                     acknowledged.Clear();
                     lastRead = Stopwatch.GetTimestamp();
                     readTable = rows.Count == _options.RelayBatchSize;
@@ -185,6 +187,7 @@ internal sealed partial class OutboxRelay(
             {
                 // the term is over either way (its failure, if that ended it, is being reported)
             }
+            await vacuuming.ConfigureAwait(false);
         }
     }
 
@@ -375,31 +378,65 @@ internal sealed partial class OutboxRelay(
     }
 
     /// <summary>
-    /// Vacuums the outbox once the relay has deleted <see cref="MessagingOptions.RelayVacuumAfter"/>
+    /// Asks for a vacuum of the outbox once the relay has deleted <see cref="MessagingOptions.RelayVacuumAfter"/>
     /// rows since the last time. Every row of a queue table dies a moment after it is written, and
     /// until a vacuum removes them the relay's ordered read steps over every dead row's index
     /// entry and its delete visits their pages: with autovacuum's default of one visit a minute
-    /// per database, tens of thousands of them under load. A vacuum of a table that small takes
-    /// milliseconds; it runs between batches, on the relay's own session (outside any
-    /// transaction, as VACUUM must). A user that may not vacuum the table (not its owner) leaves
-    /// it to autovacuum, and the relay says so once. It leaves the empty pages at the table's end
-    /// (TRUNCATE false, as the table's own setting says for autovacuum): cutting them off takes a
-    /// lock that holds up every writer's insert, and the queue fills them again a moment later.
+    /// per database, tens of thousands of them under load.
     /// </summary>
-    private async Task VacuumWhenDueAsync(NpgsqlConnection connection, int deleted, CancellationToken cancellationToken)
+    private void VacuumWhenDue(int deleted, SemaphoreSlim due)
     {
         _deletedSinceVacuum += deleted;
         if (_options.RelayVacuumAfter == 0 || _vacuumRefused || _deletedSinceVacuum < _options.RelayVacuumAfter) return;
         _deletedSinceVacuum = 0;
+        if (due.CurrentCount == 0) due.Release(); // one asked for behind the one running, no more
+    }
+
+    /// <summary>
+    /// While the term lasts, vacuums the outbox each time <see cref="VacuumWhenDue"/> asks, on a
+    /// connection of its own (outside any transaction, as VACUUM must run), so that publishing
+    /// goes on meanwhile: under load a vacuum of even this small a table takes tens of
+    /// milliseconds, and run between two batches on the relay's connection it held up every
+    /// message the service sent for that long. A user that may not vacuum the table (not its
+    /// owner) leaves it to autovacuum, and the relay says so once. It leaves the empty pages at
+    /// the table's end (TRUNCATE false, as the table's own setting says for autovacuum): cutting
+    /// them off takes a lock that holds up every writer's insert, and the queue fills them again a
+    /// moment later. A failed vacuum (the database went away) is not retried; the next one due
+    /// opens a new connection.
+    /// </summary>
+    private async Task VacuumWhileLeadingAsync(SemaphoreSlim due, CancellationToken term)
+    {
+        NpgsqlConnection? connection = null;
         try
         {
-            await using var vacuum = new NpgsqlCommand("VACUUM (TRUNCATE false) messaging.outbox", connection);
-            await vacuum.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            while (!_vacuumRefused)
+            {
+                await due.WaitAsync(term).ConfigureAwait(false);
+                try
+                {
+                    connection ??= await sessions.OpenConnectionAsync(term).ConfigureAwait(false);
+                    await using var vacuum = new NpgsqlCommand("VACUUM (TRUNCATE false) messaging.outbox", connection);
+                    await vacuum.ExecuteNonQueryAsync(term).ConfigureAwait(false);
+                }
+                catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+                {
+                    _vacuumRefused = true;
+                    Log.VacuumRefused(logger, ex.MessageText);
+                }
+                catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !term.IsCancellationRequested)
+                {
+                    if (connection is not null) await connection.DisposeAsync().ConfigureAwait(false);
+                    connection = null;
+                }
+            }
         }
-        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        catch (OperationCanceledException) when (term.IsCancellationRequested)
         {
-            _vacuumRefused = true;
-            Log.VacuumRefused(logger, ex.MessageText);
+            // the term ended (while waiting for a vacuum to be due, or during one)
+        }
+        finally
+        {
+            if (connection is not null) await connection.DisposeAsync().ConfigureAwait(false);
         }
     }
 

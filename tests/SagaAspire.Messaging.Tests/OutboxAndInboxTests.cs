@@ -180,6 +180,38 @@ public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
     }
 
     [Fact]
+    public async Task the_relay_goes_on_publishing_while_its_vacuum_waits()
+    {
+        var scope = await infrastructure.NewScopeAsync("vacuum-waits");
+        await using var service = await TestService.StartAsync(scope, settings: new Dictionary<string, string?> { ["Messaging:RelayVacuumAfter"] = "10" });
+        // A lock that VACUUM needs and inserts, reads and deletes do not: the vacuum waits for it.
+        await using var holder = await service.Database.OpenConnectionAsync();
+        await using var held = await holder.BeginTransactionAsync();
+        await using (var lockTable = new Npgsql.NpgsqlCommand("LOCK TABLE messaging.outbox IN SHARE UPDATE EXCLUSIVE MODE", holder, held))
+            await lockTable.ExecuteNonQueryAsync();
+
+        await service.SendAsync([.. Enumerable.Range(1, 20).Select(i => new Deposit("acct-v", 1, i))]);
+        await service.WaitForLedgerAsync(l => l.Count == 20);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (await service.ScalarAsync("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'VACUUM%' AND wait_event_type = 'Lock'") == 0
+            && clock.Elapsed < TimeSpan.FromSeconds(10))
+            await Task.Delay(100);
+        (await service.ScalarAsync("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'VACUUM%' AND wait_event_type = 'Lock'"))
+            .ShouldBe(1, "20 rows deleted with a vacuum due every 10: the relay's vacuum waits for the lock");
+
+        await service.SendAsync([.. Enumerable.Range(21, 10).Select(i => new Deposit("acct-v", 1, i))]);
+        var ledger = await service.WaitForLedgerAsync(l => l.Count == 30, seconds: 20);
+        ledger.Select(r => r.Sequence).ShouldBe(Enumerable.Range(1, 30), "published while the vacuum waited");
+
+        await held.RollbackAsync();
+        clock.Restart();
+        while (await service.ScalarAsync("SELECT vacuum_count FROM pg_stat_user_tables WHERE schemaname = 'messaging' AND relname = 'outbox'") == 0
+            && clock.Elapsed < TimeSpan.FromSeconds(10))
+            await Task.Delay(100);
+        (await service.ScalarAsync("SELECT vacuum_count FROM pg_stat_user_tables WHERE schemaname = 'messaging' AND relname = 'outbox'")).ShouldBeGreaterThanOrEqualTo(1);
+    }
+
+    [Fact]
     public async Task per_key_order_holds_under_concurrent_writers_and_two_replicas()
     {
         var scope = await infrastructure.NewScopeAsync("order");
