@@ -396,8 +396,9 @@ internal sealed partial class OutboxRelay(
     /// While the term lasts, vacuums the outbox each time <see cref="VacuumWhenDue"/> asks, on a
     /// connection of its own (outside any transaction, as VACUUM must run), so that publishing
     /// goes on meanwhile: under load a vacuum of even this small a table takes tens of
-    /// milliseconds, and run between two batches on the relay's connection it held up every
-    /// message the service sent for that long. A user that may not vacuum the table (not its
+    /// milliseconds, and it waits for any other vacuum of the table (autovacuum's, slowed by its
+    /// cost delay, is cancelled for it only after deadlock_timeout); run between two batches on
+    /// the relay's connection it held up every message the service sent for that long. A user that may not vacuum the table (not its
     /// owner) leaves it to autovacuum, and the relay says so once. It leaves the empty pages at
     /// the table's end (TRUNCATE false, as the table's own setting says for autovacuum): cutting
     /// them off takes a lock that holds up every writer's insert, and the queue fills them again a
