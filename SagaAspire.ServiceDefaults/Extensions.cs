@@ -83,21 +83,15 @@ public static class ServiceDefaultsExtensions
     }
 
     /// <summary>
-    /// Binds and checks now every setting registered to be checked at start (<c>ValidateOnStart</c>),
-    /// so that a wrong one stops the service with one line naming it and exit code 2. Left to the
+    /// Binds and checks now every setting registered to be checked at start (<c>ValidateOnStart</c>).
+    /// A wrong one throws here, before the host starts, and the handler <see cref="AddServiceDefaults{TBuilder}"/>
+    /// installs turns the exception into one line naming the setting and exit code 2. Left to the
     /// host's start, the same mistake is first logged as a failure to start, with its stack trace.
+    /// (Under a test's WebApplicationFactory the exception goes to the factory, as the host's would.)
     /// </summary>
     public static WebApplication CheckSettings(this WebApplication app)
     {
-        try
-        {
-            app.Services.GetService<IStartupValidator>()?.Validate();
-        }
-        catch (Exception error) when (ConfigurationProblem(error) is { } message)
-        {
-            Console.Error.WriteLine($"{app.Environment.ApplicationName}: {message}");
-            Environment.Exit(2);
-        }
+        app.Services.GetService<IStartupValidator>()?.Validate();
         return app;
     }
 
