@@ -171,12 +171,8 @@ public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
         (await service.WaitForOutboxDrainedAsync()).ShouldBe(0);
 
         // VACUUM counts here, autovacuum apart (autovacuum_count), so this is the relay's.
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        long vacuums;
-        while ((vacuums = await service.ScalarAsync("SELECT vacuum_count FROM pg_stat_user_tables WHERE schemaname = 'messaging' AND relname = 'outbox'")) == 0
-            && clock.Elapsed < TimeSpan.FromSeconds(10))
-            await Task.Delay(200);
-        vacuums.ShouldBeGreaterThanOrEqualTo(1, "150 rows deleted, with a vacuum due every 100");
+        (await service.WaitForScalarAsync(RelayVacuums, vacuums => vacuums > 0))
+            .ShouldBeGreaterThanOrEqualTo(1, "150 rows deleted, with a vacuum due every 100");
     }
 
     [Fact]
@@ -192,11 +188,8 @@ public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
 
         await service.SendAsync([.. Enumerable.Range(1, 20).Select(i => new Deposit("acct-v", 1, i))]);
         await service.WaitForLedgerAsync(l => l.Count == 20);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (await service.ScalarAsync("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'VACUUM%' AND wait_event_type = 'Lock'") == 0
-            && clock.Elapsed < TimeSpan.FromSeconds(10))
-            await Task.Delay(100);
-        (await service.ScalarAsync("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'VACUUM%' AND wait_event_type = 'Lock'"))
+        (await service.WaitForScalarAsync(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'VACUUM%' AND wait_event_type = 'Lock'", waiting => waiting > 0))
             .ShouldBe(1, "20 rows deleted with a vacuum due every 10: the relay's vacuum waits for the lock");
 
         await service.SendAsync([.. Enumerable.Range(21, 10).Select(i => new Deposit("acct-v", 1, i))]);
@@ -204,12 +197,11 @@ public sealed class outbox_and_inbox(MessagingInfrastructure infrastructure)
         ledger.Select(r => r.Sequence).ShouldBe(Enumerable.Range(1, 30), "published while the vacuum waited");
 
         await held.RollbackAsync();
-        clock.Restart();
-        while (await service.ScalarAsync("SELECT vacuum_count FROM pg_stat_user_tables WHERE schemaname = 'messaging' AND relname = 'outbox'") == 0
-            && clock.Elapsed < TimeSpan.FromSeconds(10))
-            await Task.Delay(100);
-        (await service.ScalarAsync("SELECT vacuum_count FROM pg_stat_user_tables WHERE schemaname = 'messaging' AND relname = 'outbox'")).ShouldBeGreaterThanOrEqualTo(1);
+        (await service.WaitForScalarAsync(RelayVacuums, vacuums => vacuums > 0)).ShouldBeGreaterThanOrEqualTo(1);
     }
+
+    /// <summary>The outbox's vacuums by command, which the relay's are (autovacuum's count apart).</summary>
+    private const string RelayVacuums = "SELECT vacuum_count FROM pg_stat_user_tables WHERE schemaname = 'messaging' AND relname = 'outbox'";
 
     [Fact]
     public async Task per_key_order_holds_under_concurrent_writers_and_two_replicas()

@@ -124,13 +124,17 @@ public sealed class TestService : IAsyncDisposable
     /// Waits until the relay has deleted every published row. It deletes them with its next read,
     /// at the next wake-up or poll (Messaging:RelayPollInterval), not at once.
     /// </summary>
-    public async Task<long> WaitForOutboxDrainedAsync(int seconds = 10)
+    public Task<long> WaitForOutboxDrainedAsync(int seconds = 10) =>
+        WaitForScalarAsync("SELECT count(*) FROM messaging.outbox", waiting => waiting == 0, seconds);
+
+    /// <summary>Reads <paramref name="sql"/>'s value until <paramref name="until"/> holds or the time is up; returns the last value read.</summary>
+    public async Task<long> WaitForScalarAsync(string sql, Func<long, bool> until, int seconds = 10)
     {
         var clock = Stopwatch.StartNew();
         while (true)
         {
-            var waiting = await ScalarAsync("SELECT count(*) FROM messaging.outbox");
-            if (waiting == 0 || clock.Elapsed > TimeSpan.FromSeconds(seconds)) return waiting;
+            var value = await ScalarAsync(sql);
+            if (until(value) || clock.Elapsed > TimeSpan.FromSeconds(seconds)) return value;
             await Task.Delay(100);
         }
     }
