@@ -186,8 +186,10 @@ public sealed record LoadReport
             Line(string.Create(culture, $"  telemetry    the dashboard stored {telemetry.SpansPerSaga:0.0} spans per saga{whole}; {telemetry.Complete} of {telemetry.Sampled} sampled traces whole{traced}{cost}; quiet {SettleSeconds:0.0} s after the recovery"));
             if (telemetry.Sampled > 0 && telemetry.Complete < telemetry.Sampled)
             {
-                Line("               the services' exporters dropped the spans the dashboard could not take in: its CPU per saga above is for the spans it got, not for every span,");
-                Line("               and the hops below are those it stored: the busiest moments, when it fell behind, are the likeliest missing (sample traces for a fair breakdown)");
+                Line("               the services' exporters dropped the spans the dashboard could not take in: its CPU per saga above is for the spans it got, not for every span"
+                    + (telemetry.Hops.Hops > 0 ? "," : ""));
+                if (telemetry.Hops.Hops > 0)
+                    Line("               and the hops below are those it stored: the busiest moments, when it fell behind, are the likeliest missing (sample traces for a fair breakdown)");
             }
             if (telemetry.Hops is { Hops: > 0 } hops)
             {
